@@ -1,0 +1,62 @@
+# memcg-zombies. Set-up is two commands on a fresh Debian 12: `make demo`, `make test`.
+
+SYS_PY   := /usr/bin/python3
+VENV     := .venv
+VENV_PY  := $(VENV)/bin/python
+# The project's own import path for Debian's interpreter (python3-drgn 0.0.22).
+SYS_PATH := .sys-path
+APT_PKGS := qemu-system-x86 qemu-utils busybox-static makedumpfile kmod e2fsprogs xz-utils \
+            zstd gcc libc6-dev make python3 python3-dev python3-venv python3-pip \
+            python3-drgn python3-pytest python3-jsonschema \
+            libkdumpfile-dev libdw-dev libelf-dev crash
+TESTBED  := $(SYS_PY) -m tests.testbed.build
+PYTEST_ARGS ?= -ra
+
+.PHONY: all deps venv vmcores vmcores-index demo test test-venv test-sys unit clean
+
+all: venv
+
+# Everything the project needs, installed by the project itself (root: apt; the
+# virtualenv: pip with PyPI's drgn).
+.stamp-deps:
+	@missing=$$(for p in $(APT_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@touch $@
+deps: .stamp-deps
+
+$(VENV_PY): .stamp-deps setup.py
+	$(SYS_PY) -m venv $(VENV)
+	$(VENV_PY) -m pip install -q --upgrade pip
+	$(VENV_PY) -m pip install -q drgn pytest jsonschema
+	$(VENV_PY) -m pip install -q -e .
+	@touch $@
+venv: $(VENV_PY) $(SYS_PATH)
+
+$(SYS_PATH):
+	mkdir -p $@ && ln -sfn ../analyzers $@/memcg_zombies
+
+# Real kernels, guests, vmcores and ground truth (cached outside the clone).
+vmcores: .stamp-deps
+	$(TESTBED)
+
+vmcores-index:
+	@$(TESTBED) --print-index
+
+# The main job on the embedded default: the 6.1 case, analysed.
+demo: venv
+	$(TESTBED) --kernels 6.1
+	@set -e; idx=$$($(TESTBED) --print-index); \
+	eval "$$($(SYS_PY) -c 'import json,sys; e=[x for x in json.load(open(sys.argv[1]))["entries"] if x["kernel"]=="6.1" and x["format"]=="kdump"][0]; print("VMCORE=%s VMLINUX=%s" % (e["vmcore"], e["vmlinux"]))' $$idx)"; \
+	echo "+ memcg-zombies -c $$VMCORE -s $$VMLINUX"; \
+	$(VENV)/bin/memcg-zombies -c $$VMCORE -s $$VMLINUX
+
+# All tests, under both drgn generations; missing vmcores are built first.
+test: venv vmcores
+	$(VENV_PY) -m pytest $(PYTEST_ARGS) tests
+	PYTHONPATH=$(SYS_PATH) $(SYS_PY) -m pytest $(PYTEST_ARGS) -p no:cacheprovider tests
+
+clean:
+	rm -rf $(VENV) $(SYS_PATH) build *.egg-info .stamp-deps

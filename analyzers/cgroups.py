@@ -1,0 +1,311 @@
+"""
+Memory cgroups, dying ones included
+-----------------------------------
+
+A memcg css stays on its parent's ``children`` list from creation until
+css_release_work_fn() does ``list_del_rcu(&css->sibling)``, i.e. through the
+whole offline ("dying", "zombie") period. So walking ``css.children`` /
+``css.sibling`` from ``root_mem_cgroup->css`` finds every memcg that still
+exists. drgn's own css iterators are not used: drgn 0.0.22 skips offline css.
+
+Every list walk is bounded and cycle-checked; what cannot be read is recorded
+as a :class:`~memcg_zombies.report.Fault` and the walk goes on elsewhere.
+
+From a drgn session::
+
+    >>> from memcg_zombies.cgroups import for_each_memcg, memcg_state, memcg_path
+    >>> for memcg in for_each_memcg(prog):
+    ...     if memcg_state(memcg) == "dying":
+    ...         print(memcg_path(memcg))
+"""
+
+from typing import Callable, Iterator, List, Optional, TypeVar
+
+from drgn import FaultError, Object, Program, container_of
+
+from memcg_zombies.layout import layout
+from memcg_zombies.percpu_ref import percpu_ref_read
+from memcg_zombies.report import Fault, KernelInfo, MemcgEntry, Report, Summary
+
+__all__ = (
+    "MemcgUnavailable",
+    "root_mem_cgroup",
+    "for_each_memcg",
+    "css_state",
+    "memcg_state",
+    "memcg_path",
+    "memcg_cgroup_id",
+    "memcg_entry",
+    "memcg_report",
+)
+
+#: Upper bound on memcgs visited (list steps) in one walk. The kernel caps
+#: memcg ids at 65535 (MEM_CGROUP_ID_MAX), but dying memcgs that lost their
+#: id can exceed that, so leave plenty of room.
+DEFAULT_MAX_MEMCGS = 1 << 20
+
+#: kernfs nesting cannot get anywhere near this (paths are < PATH_MAX).
+_MAX_PATH_DEPTH = 4096
+
+T = TypeVar("T")
+
+
+class MemcgUnavailable(LookupError):
+    """The kernel has no memory cgroups: not built in, or disabled at boot."""
+
+
+def root_mem_cgroup(prog: Program) -> Object:
+    """
+    ``root_mem_cgroup``, or :class:`MemcgUnavailable` if there is none.
+    """
+    try:
+        root = prog["root_mem_cgroup"].read_()
+    except KeyError:
+        raise MemcgUnavailable(
+            "kernel has no memory cgroup support (no root_mem_cgroup symbol)"
+        ) from None
+    if not root:
+        raise MemcgUnavailable("memory cgroup is disabled (root_mem_cgroup is NULL)")
+    if layout(prog).memcg_enabled() is False:
+        raise MemcgUnavailable(
+            "memory cgroup is disabled (cgroup_disable=memory at boot)"
+        )
+    return root
+
+
+class _Budget:
+    def __init__(self, steps: int) -> None:
+        self.left = steps
+
+
+def _css_children(
+    css: Object, budget: _Budget, faults: List[Fault]
+) -> Iterator[Object]:
+    # Like list_for_each_entry(css, &parent->children, sibling), but a list
+    # that does not come back to its head, or runs into unreadable memory,
+    # ends the walk of this list with a fault instead of hanging or raising.
+    prog = css.prog_
+    where = f"children of css {css.value_():#x}"
+    try:
+        head = css.children.address_of_().value_()
+        pos = css.children.next.value_()
+    except FaultError as e:
+        faults.append(Fault(where, str(e), css.value_()))
+        return
+    seen = set()
+    while pos != head:
+        if not pos:
+            faults.append(Fault(where, "NULL next pointer"))
+            return
+        if pos in seen:
+            faults.append(Fault(where, "list cycle not through head", pos))
+            return
+        if budget.left <= 0:
+            faults.append(Fault(where, "walk bound reached, list truncated", pos))
+            return
+        budget.left -= 1
+        seen.add(pos)
+        node = Object(prog, "struct list_head *", pos)
+        yield container_of(node, "struct cgroup_subsys_state", "sibling")
+        try:
+            pos = node.next.value_()
+        except FaultError as e:
+            faults.append(Fault(where, str(e), pos))
+            return
+
+
+def for_each_memcg(
+    prog: Program,
+    faults: Optional[List[Fault]] = None,
+    max_memcgs: int = DEFAULT_MAX_MEMCGS,
+) -> Iterator[Object]:
+    """
+    Iterate over all memory cgroups, online, dying and not yet freed, in
+    pre-order starting at ``root_mem_cgroup``.
+
+    :param faults: list to append :class:`~memcg_zombies.report.Fault` records
+        to; when None they are dropped.
+    :param max_memcgs: bound on the number of list steps.
+    :return: Iterator of ``struct mem_cgroup *`` objects.
+    :raises MemcgUnavailable: if the kernel has no memory cgroups
+    """
+    if faults is None:
+        faults = []
+    root = root_mem_cgroup(prog)
+    budget = _Budget(max_memcgs)
+    seen = {root.css.address_of_().value_()}
+    yield root
+    stack = [(root.css.address_of_(), _css_children(root.css.address_of_(), budget, faults))]
+    while stack:
+        parent, children = stack[-1]
+        css = next(children, None)
+        if css is None:
+            stack.pop()
+            continue
+        addr = css.value_()
+        if addr in seen:
+            # Reachable twice: the lists are corrupted. Do not descend again.
+            faults.append(Fault(f"children of css {parent.value_():#x}",
+                                "css reached twice", addr))
+            continue
+        seen.add(addr)
+        try:
+            # A node whose parent pointer disagrees is not a child of this
+            # list: garbage or a corrupted list. Skip it and its subtree.
+            if css.parent.value_() != parent.value_():
+                faults.append(Fault(f"children of css {parent.value_():#x}",
+                                    f"css.parent is {css.parent.value_():#x}, not the list owner",
+                                    addr))
+                continue
+        except FaultError as e:
+            faults.append(Fault(f"children of css {parent.value_():#x}", str(e), addr))
+            continue
+        yield container_of(css, "struct mem_cgroup", "css")
+        stack.append((css, _css_children(css, budget, faults)))
+
+
+def css_state(css: Object) -> str:
+    """
+    "online" (CSS_ONLINE), "released" (CSS_RELEASED) or "dying" (neither: offlined,
+    waiting for its last reference) for a ``struct cgroup_subsys_state *``.
+    """
+    lay = layout(css.prog_)
+    flags = css.flags.value_()
+    if flags & lay.CSS_ONLINE:
+        return "online"
+    if flags & lay.CSS_RELEASED:
+        return "released"
+    return "dying"
+
+
+def memcg_state(memcg: Object) -> str:
+    """:func:`css_state` of a ``struct mem_cgroup *``."""
+    return css_state(memcg.css.address_of_())
+
+
+def memcg_path(memcg: Object) -> str:
+    """
+    Path of a memcg's cgroup below its hierarchy's root, e.g. "/a/b".
+
+    Works after rmdir: __kernfs_remove() only unlinks the node from its
+    parent's rbtree; the cgroup keeps its kernfs node (kernfs_get in
+    cgroup_create) and a node keeps its parent until it is freed, so the
+    parent chain and names stay valid while the cgroup exists.
+    """
+    lay = layout(memcg.prog_)
+    kn = memcg.css.cgroup.kn.read_()
+    names = []
+    seen = set()
+    while True:
+        parent = lay.kn_parent_of(kn).read_()
+        if not parent:
+            break  # the hierarchy root, whose name is ""
+        if kn.value_() in seen or len(names) >= _MAX_PATH_DEPTH:
+            raise ValueError(f"kernfs parent chain loops at {kn.value_():#x}")
+        seen.add(kn.value_())
+        names.append(kn.name.string_().decode(errors="backslashreplace"))
+        kn = parent
+    return "/" + "/".join(reversed(names))
+
+
+def memcg_cgroup_id(memcg: Object) -> Optional[int]:
+    """``cgroup_id()`` of the memcg's cgroup: its kernfs node id."""
+    return layout(memcg.prog_).kn_id_of(memcg.css.cgroup.kn)
+
+
+def _try(faults: List[Fault], where: str, fn: Callable[[], T]) -> Optional[T]:
+    try:
+        return fn()
+    except (FaultError, ValueError) as e:
+        faults.append(Fault(where, str(e)))
+        return None
+
+
+def memcg_entry(
+    memcg: Object, faults: Optional[List[Fault]] = None, level: int = 0
+) -> MemcgEntry:
+    """Read one ``struct mem_cgroup *`` into a report entry."""
+    if faults is None:
+        faults = []
+    lay = layout(memcg.prog_)
+    address = memcg.value_()
+    where = f"memcg {address:#x}"
+    css = memcg.css
+    cgrp = css.cgroup
+
+    ref = _try(faults, where + " css.refcnt",
+               lambda: percpu_ref_read(css.refcnt, sum_percpu=False))
+
+    def dying_subsys() -> Optional[int]:
+        if not lay.has_nr_dying_subsys or lay.memory_cgrp_id is None:
+            return None
+        return cgrp.nr_dying_subsys[lay.memory_cgrp_id].value_()
+
+    return MemcgEntry(
+        address=address,
+        path=_try(faults, where + " path", lambda: memcg_path(memcg)),
+        cgroup_id=_try(faults, where + " cgroup id", lambda: memcg_cgroup_id(memcg)),
+        css_id=_try(faults, where + " css.id", lambda: css.id.value_()),
+        state=_try(faults, where + " css.flags", lambda: memcg_state(memcg)),
+        flags=_try(faults, where + " css.flags", lambda: css.flags.value_()),
+        refcnt_dead=None if ref is None else ref.dead,
+        refcnt=None if ref is None else ref.count,
+        nr_dying_descendants=_try(
+            faults, where + " cgroup.nr_dying_descendants",
+            lambda: cgrp.nr_dying_descendants.value_()
+            if lay.has_nr_dying_descendants else None),
+        nr_dying_subsys_memory=_try(
+            faults, where + " cgroup.nr_dying_subsys", dying_subsys),
+        level=level,
+    )
+
+
+def _hierarchy(prog: Program, root: Object) -> Optional[str]:
+    try:
+        dfl = prog["cgrp_dfl_root"].address_of_().value_()
+        return "cgroup2" if root.css.cgroup.root.value_() == dfl else "cgroup1"
+    except (KeyError, FaultError):
+        return None
+
+
+def kernel_release(prog: Program) -> Optional[str]:
+    """``init_uts_ns.name.release`` as read from memory."""
+    try:
+        return prog["init_uts_ns"].name.release.string_().decode(errors="replace")
+    except (KeyError, FaultError):
+        return None
+
+
+def memcg_report(prog: Program, max_memcgs: int = DEFAULT_MAX_MEMCGS) -> Report:
+    """
+    Walk all memcgs and build the :class:`~memcg_zombies.report.Report`.
+
+    :raises MemcgUnavailable: if the kernel has no memory cgroups
+    """
+    lay = layout(prog)
+    root = root_mem_cgroup(prog)
+    report = Report(KernelInfo(kernel_release(prog), _hierarchy(prog, root), lay.facts()))
+    faults = report.faults
+    # Depth from css.parent chain lengths seen so far (pre-order: parents first).
+    depth = {}
+    for memcg in for_each_memcg(prog, faults, max_memcgs):
+        css_addr = memcg.css.address_of_().value_()
+        parent = memcg.css.parent.value_() if css_addr != root.css.address_of_().value_() else 0
+        level = depth.get(parent, -1) + 1
+        depth[css_addr] = level
+        report.memcgs.append(memcg_entry(memcg, faults, level))
+
+    s = report.summary
+    s.total = len(report.memcgs)
+    for m in report.memcgs:
+        if m.state == "online":
+            s.online += 1
+        elif m.state == "dying":
+            s.dying += 1
+        elif m.state == "released":
+            s.released += 1
+    if report.memcgs:
+        s.root_nr_dying_descendants = report.memcgs[0].nr_dying_descendants
+        s.root_nr_dying_subsys_memory = report.memcgs[0].nr_dying_subsys_memory
+    s.faults = len(faults)
+    return report

@@ -1,0 +1,215 @@
+"""
+memcg-zombies: list every memory cgroup of a kernel, dying ("zombie") ones
+included, from a vmcore or the running kernel.
+
+Usage::
+
+    memcg-zombies [-c VMCORE] [-s VMLINUX] [--format text|json]
+    drgn -c VMCORE -s VMLINUX analyzers/cli.py [--format text|json]
+
+Without ``-c`` the running kernel is read through /proc/kcore (root only).
+
+Exit status:
+
+- 0: report written (unreadable parts are listed as faults in the report)
+- 1: unexpected internal error (set MEMCG_ZOMBIES_DEBUG=1 for a traceback)
+- 2: usage error
+- 3: cannot open input: a file is missing or unreadable, the core file is
+  not a core dump, /proc/kcore cannot be opened
+- 4: kernel debug info missing, or the vmlinux does not match the kernel
+- 5: kernel without memory cgroups (not built in, or disabled at boot)
+"""
+
+import argparse
+import os
+import sys
+
+if __name__ == "__main__" and not __package__:
+    # Run as a file (drgn's script runner, or python3 analyzers/cli.py):
+    # make this directory importable under its package name.
+    def _bootstrap() -> None:
+        import importlib.util
+
+        if "memcg_zombies" in sys.modules:
+            return
+        here = os.path.dirname(os.path.abspath(__file__))
+        spec = importlib.util.spec_from_file_location(
+            "memcg_zombies",
+            os.path.join(here, "__init__.py"),
+            submodule_search_locations=[here],
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["memcg_zombies"] = module
+        spec.loader.exec_module(module)
+
+    _bootstrap()
+
+import drgn  # noqa: E402
+
+from memcg_zombies.cgroups import MemcgUnavailable, memcg_report  # noqa: E402
+from memcg_zombies.render import render_json, render_text  # noqa: E402
+
+__all__ = ("main", "open_program", "check_debug_info", "CliError")
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_DEBUG_INFO = 4
+EXIT_NO_MEMCG = 5
+
+
+class CliError(Exception):
+    """An error to report in one line, with its exit status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        text = e.strerror + (f": {e.filename}" if e.filename else "")
+    else:
+        text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _check_readable(path: str, what: str) -> None:
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as e:
+        raise CliError(EXIT_INPUT, f"cannot open {what} {path}: {e.strerror}")
+    if not os.path.isfile(path):
+        raise CliError(EXIT_INPUT, f"cannot open {what} {path}: not a regular file")
+
+
+def open_program(core: "str | None", vmlinux: "str | None") -> drgn.Program:
+    """
+    A drgn program for ``core`` (or the running kernel) with ``vmlinux``
+    (or drgn's default search) loaded and checked. Raises :class:`CliError`.
+    Same calls on drgn 0.0.22 and 0.3.
+    """
+    if core:
+        _check_readable(core, "vmcore")
+    if vmlinux:
+        _check_readable(vmlinux, "vmlinux")
+
+    prog = drgn.Program()
+    try:
+        if core:
+            prog.set_core_dump(core)
+        else:
+            prog.set_kernel()
+    except Exception as e:
+        raise CliError(
+            EXIT_INPUT, f"cannot open {core or '/proc/kcore'}: {_one_line(e)}"
+        )
+
+    try:
+        if vmlinux:
+            prog.load_debug_info([vmlinux])
+        else:
+            prog.load_default_debug_info()
+    except drgn.MissingDebugInfoError:
+        # Also raised when only some modules lack debug info, which does
+        # not matter here (memcg is built in): check_debug_info() decides.
+        pass
+    except Exception as e:
+        raise CliError(
+            EXIT_DEBUG_INFO,
+            f"cannot load debug info from {vmlinux or 'default locations'}: {_one_line(e)}",
+        )
+    check_debug_info(prog, vmlinux)
+    return prog
+
+
+def check_debug_info(prog: drgn.Program, vmlinux: "str | None" = None) -> str:
+    """
+    Check that the kernel's debug info is loaded and matches the memory
+    image; return the release. The VMCOREINFO OSRELEASE (drgn's
+    ``UTS_RELEASE``) comes from the dump; ``init_uts_ns`` is read at the
+    address the vmlinux gives, so a different build reads garbage there.
+    """
+    source = vmlinux or "the default debug info locations"
+    try:
+        uts = prog["init_uts_ns"]
+    except KeyError:
+        raise CliError(EXIT_DEBUG_INFO, f"no kernel debug info found in {source}")
+    try:
+        release = uts.name.release.string_().decode(errors="replace")
+    except drgn.FaultError as e:
+        raise CliError(
+            EXIT_DEBUG_INFO,
+            f"{source} does not match the kernel: cannot read init_uts_ns ({_one_line(e)})",
+        )
+    try:
+        expected = prog["UTS_RELEASE"].string_().decode(errors="replace")
+    except (KeyError, LookupError, drgn.FaultError):
+        expected = None  # no VMCOREINFO: nothing to compare with
+    if expected is not None and release != expected:
+        raise CliError(
+            EXIT_DEBUG_INFO,
+            f"{source} does not match the kernel: the dump is {expected}, "
+            f"init_uts_ns reads {release!r}",
+        )
+    return release
+
+
+def _parser(script: bool) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="memcg-zombies",
+        description="List memory cgroups, dying (zombie) ones included.",
+    )
+    if not script:
+        p.add_argument("-c", "--core", metavar="VMCORE",
+                       help="vmcore to read (default: the running kernel via /proc/kcore)")
+        p.add_argument("-s", "--symbols", metavar="VMLINUX",
+                       help="kernel debug info (default: drgn's search)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    return p
+
+
+def main(argv=None, prog: "drgn.Program | None" = None) -> int:
+    """
+    Entry point; returns the exit status. With ``prog`` (drgn's script
+    runner), the program is used as is and -c/-s are not accepted.
+    """
+    try:
+        args = _parser(prog is not None).parse_args(argv)
+    except SystemExit as e:  # argparse already printed usage
+        return EXIT_OK if e.code == 0 else EXIT_USAGE
+
+    try:
+        if prog is None:
+            prog = open_program(args.core, args.symbols)
+        report = memcg_report(prog)
+        out = render_json(report) if args.format == "json" else render_text(report)
+        sys.stdout.write(out)
+        sys.stdout.flush()
+        return EXIT_OK
+    except CliError as e:
+        print(f"memcg-zombies: error: {e}", file=sys.stderr)
+        return e.status
+    except MemcgUnavailable as e:
+        print(f"memcg-zombies: error: {e}", file=sys.stderr)
+        return EXIT_NO_MEMCG
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # e.g. | head: stop quietly, and keep Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as e:
+        if os.environ.get("MEMCG_ZOMBIES_DEBUG"):
+            raise
+        print(f"memcg-zombies: internal error: {type(e).__name__}: {_one_line(e)}",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    # drgn's script runner defines the global "prog" and leaves script
+    # arguments in sys.argv[1:].
+    sys.exit(main(sys.argv[1:], globals().get("prog")))

@@ -1,0 +1,105 @@
+/*
+ * zhog: the guest's pinning workloads, things busybox cannot do by itself.
+ *
+ *   zhog anon MIB READYFILE   touch MIB of private anonymous memory, then sleep
+ *   zhog tcp PORT READYFILE   connect a TCP pair on 127.0.0.1:PORT, queue data the
+ *                             receiver never reads (charged socket memory), then sleep
+ *
+ * READYFILE is created once the memory is charged, so a scenario can move the process
+ * out of its cgroup and rmdir the cgroup while the charge stays behind.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void ready(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0) {
+		perror(path);
+		exit(1);
+	}
+	dprintf(fd, "%d\n", getpid());
+	close(fd);
+}
+
+static void sleep_forever(void)
+{
+	for (;;)
+		pause();
+}
+
+static int hog_anon(long mib, const char *readyfile)
+{
+	size_t len = (size_t)mib << 20;
+	unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	/* Distinct non-zero bytes per page: no zero page, nothing to merge. */
+	for (size_t off = 0; off < len; off += 4096)
+		memset(p + off, (int)(off >> 12) | 1, 4096);
+	ready(readyfile);
+	sleep_forever();
+	return 0;
+}
+
+static int hog_tcp(int port, const char *readyfile)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int one = 1, l, c, s;
+	static char buf[65536];
+	long queued = 0;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (l < 0 || bind(l, (void *)&a, sizeof(a)) || listen(l, 1)) {
+		perror("listen");
+		return 1;
+	}
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	if (c < 0 || connect(c, (void *)&a, sizeof(a))) {
+		perror("connect");
+		return 1;
+	}
+	s = accept(l, NULL, NULL);
+	if (s < 0) {
+		perror("accept");
+		return 1;
+	}
+	/* Fill the receiver's queue (never read) and the sender's, without blocking. */
+	fcntl(c, F_SETFL, O_NONBLOCK);
+	memset(buf, 'z', sizeof(buf));
+	for (int i = 0; i < 64; i++) {
+		ssize_t n = write(c, buf, sizeof(buf));
+
+		if (n <= 0)
+			break;
+		queued += n;
+	}
+	fprintf(stderr, "zhog tcp: %ld bytes queued\n", queued);
+	ready(readyfile);
+	sleep_forever();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && !strcmp(argv[1], "anon"))
+		return hog_anon(atol(argv[2]), argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "tcp"))
+		return hog_tcp(atoi(argv[2]), argv[3]);
+	fprintf(stderr, "usage: zhog anon MIB READYFILE | zhog tcp PORT READYFILE\n");
+	return 2;
+}

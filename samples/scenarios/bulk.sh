@@ -1,0 +1,12 @@
+# Many zombies (MZ_BULK, default 1000): each cgroup leaves one tmpfs page behind.
+mkdir -p $SHM/bulk
+mz_mkcg bulk
+i=0
+while [ $i -lt "${MZ_BULK:-1000}" ]; do
+	z=z$i
+	mz_mkcg bulk/$z
+	mz_run bulk/$z sh -c "echo $z > $SHM/bulk/$z"
+	mz_record bulk/$z shmem $SHM/bulk/$z
+	mz_rmdir bulk/$z
+	i=$((i + 1))
+done
