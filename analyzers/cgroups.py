@@ -19,13 +19,13 @@ From a drgn session::
     ...         print(memcg_path(memcg))
 """
 
-from typing import Callable, Iterator, List, Optional, TypeVar
+from typing import Callable, Iterator, List, Optional, Set, Tuple, TypeVar
 
 from drgn import FaultError, Object, Program, container_of
 
 from memcg_zombies.layout import layout
 from memcg_zombies.percpu_ref import percpu_ref_read
-from memcg_zombies.report import Fault, KernelInfo, MemcgEntry, Report, Summary
+from memcg_zombies.report import Fault, KernelInfo, MemcgEntry, Report
 
 __all__ = (
     "MemcgUnavailable",
@@ -83,7 +83,9 @@ def _css_children(
 ) -> Iterator[Object]:
     # Like list_for_each_entry(css, &parent->children, sibling), but a list
     # that does not come back to its head, or runs into unreadable memory,
-    # ends the walk of this list with a fault instead of hanging or raising.
+    # ends with a fault instead of hanging or raising. The list is doubly
+    # linked, so after a break the rest is recovered walking back from the
+    # head through ->prev (dumps with excluded pages break lists often).
     prog = css.prog_
     where = f"children of css {css.value_():#x}"
     try:
@@ -92,26 +94,55 @@ def _css_children(
     except FaultError as e:
         faults.append(Fault(where, str(e), css.value_()))
         return
-    seen = set()
-    while pos != head:
+    seen: Set[int] = set()
+    done = [False]
+    for pos in _list_walk(prog, head, pos, "next", seen, budget, faults, where, done):
+        yield container_of(Object(prog, "struct list_head *", pos),
+                           "struct cgroup_subsys_state", "sibling")
+    if done[0]:
+        return
+    try:
+        pos = Object(prog, "struct list_head *", head).prev.value_()
+    except FaultError:
+        return
+    tail = list(_list_walk(prog, head, pos, "prev", seen, budget, faults, where, [False]))
+    for pos in reversed(tail):
+        yield container_of(Object(prog, "struct list_head *", pos),
+                           "struct cgroup_subsys_state", "sibling")
+
+
+def _list_walk(
+    prog: Program, head: int, pos: int, direction: str, seen: Set[int],
+    budget: _Budget, faults: List[Fault], where: str, done: List[bool],
+) -> Iterator[int]:
+    # Yield node addresses from pos following direction ("next"/"prev")
+    # until head, then set done[0]. Going back, stop quietly at a node seen
+    # going forward: that is where the two walks meet.
+    while True:
+        if pos == head:
+            done[0] = True
+            return
         if not pos:
-            faults.append(Fault(where, "NULL next pointer"))
+            faults.append(Fault(where, f"NULL {direction} pointer"))
             return
         if pos in seen:
-            faults.append(Fault(where, "list cycle not through head", pos))
+            if direction == "next":
+                faults.append(Fault(where, "list cycle not through head", pos))
             return
         if budget.left <= 0:
             faults.append(Fault(where, "walk bound reached, list truncated", pos))
             return
         budget.left -= 1
         seen.add(pos)
-        node = Object(prog, "struct list_head *", pos)
-        yield container_of(node, "struct cgroup_subsys_state", "sibling")
+        # Read on before yielding: an unreadable node is one fault, here.
         try:
-            pos = node.next.value_()
+            following = getattr(Object(prog, "struct list_head *", pos), direction).value_()
         except FaultError as e:
-            faults.append(Fault(where, str(e), pos))
+            if direction == "next":
+                faults.append(Fault(where, str(e), pos))
             return
+        yield pos
+        pos = following
 
 
 def for_each_memcg(
@@ -213,51 +244,57 @@ def memcg_cgroup_id(memcg: Object) -> Optional[int]:
     return layout(memcg.prog_).kn_id_of(memcg.css.cgroup.kn)
 
 
-def _try(faults: List[Fault], where: str, fn: Callable[[], T]) -> Optional[T]:
+def _try(failed: List[Tuple[str, str]], what: str, fn: Callable[[], T]) -> Optional[T]:
     try:
         return fn()
     except (FaultError, ValueError) as e:
-        faults.append(Fault(where, str(e)))
+        failed.append((what, str(e)))
         return None
 
 
 def memcg_entry(
     memcg: Object, faults: Optional[List[Fault]] = None, level: int = 0
 ) -> MemcgEntry:
-    """Read one ``struct mem_cgroup *`` into a report entry."""
+    """
+    Read one ``struct mem_cgroup *`` into a report entry. Fields that cannot
+    be read are None, and one fault per memcg names them.
+    """
     if faults is None:
         faults = []
     lay = layout(memcg.prog_)
     address = memcg.value_()
-    where = f"memcg {address:#x}"
     css = memcg.css
     cgrp = css.cgroup
+    failed: List[Tuple[str, str]] = []
 
-    ref = _try(faults, where + " css.refcnt",
-               lambda: percpu_ref_read(css.refcnt, sum_percpu=False))
+    ref = _try(failed, "css.refcnt", lambda: percpu_ref_read(css.refcnt, sum_percpu=False))
 
     def dying_subsys() -> Optional[int]:
         if not lay.has_nr_dying_subsys or lay.memory_cgrp_id is None:
             return None
         return cgrp.nr_dying_subsys[lay.memory_cgrp_id].value_()
 
-    return MemcgEntry(
+    entry = MemcgEntry(
         address=address,
-        path=_try(faults, where + " path", lambda: memcg_path(memcg)),
-        cgroup_id=_try(faults, where + " cgroup id", lambda: memcg_cgroup_id(memcg)),
-        css_id=_try(faults, where + " css.id", lambda: css.id.value_()),
-        state=_try(faults, where + " css.flags", lambda: memcg_state(memcg)),
-        flags=_try(faults, where + " css.flags", lambda: css.flags.value_()),
+        path=_try(failed, "path", lambda: memcg_path(memcg)),
+        cgroup_id=_try(failed, "cgroup id", lambda: memcg_cgroup_id(memcg)),
+        css_id=_try(failed, "css.id", lambda: css.id.value_()),
+        state=_try(failed, "css.flags", lambda: memcg_state(memcg)),
+        flags=_try(failed, "css.flags", lambda: css.flags.value_()),
         refcnt_dead=None if ref is None else ref.dead,
         refcnt=None if ref is None else ref.count,
         nr_dying_descendants=_try(
-            faults, where + " cgroup.nr_dying_descendants",
+            failed, "cgroup.nr_dying_descendants",
             lambda: cgrp.nr_dying_descendants.value_()
             if lay.has_nr_dying_descendants else None),
-        nr_dying_subsys_memory=_try(
-            faults, where + " cgroup.nr_dying_subsys", dying_subsys),
+        nr_dying_subsys_memory=_try(failed, "cgroup.nr_dying_subsys", dying_subsys),
         level=level,
     )
+    if failed:
+        fields = ", ".join(dict.fromkeys(what for what, _ in failed))
+        faults.append(Fault(f"memcg {address:#x}", f"unreadable {fields}: {failed[0][1]}",
+                            address))
+    return entry
 
 
 def _hierarchy(prog: Program, root: Object) -> Optional[str]:
@@ -304,6 +341,8 @@ def memcg_report(prog: Program, max_memcgs: int = DEFAULT_MAX_MEMCGS) -> Report:
             s.dying += 1
         elif m.state == "released":
             s.released += 1
+        else:
+            s.unknown += 1
     if report.memcgs:
         s.root_nr_dying_descendants = report.memcgs[0].nr_dying_descendants
         s.root_nr_dying_subsys_memory = report.memcgs[0].nr_dying_subsys_memory

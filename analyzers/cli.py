@@ -21,6 +21,8 @@ Exit status:
 """
 
 import argparse
+import contextlib
+import logging
 import os
 import sys
 
@@ -107,22 +109,51 @@ def open_program(core: "str | None", vmlinux: "str | None") -> drgn.Program:
             EXIT_INPUT, f"cannot open {core or '/proc/kcore'}: {_one_line(e)}"
         )
 
+    with _drgn_log() as log:
+        try:
+            if vmlinux:
+                prog.load_debug_info([vmlinux])
+            else:
+                prog.load_default_debug_info()
+        except drgn.MissingDebugInfoError:
+            # Also raised when only some modules lack debug info, which does
+            # not matter here (memcg is built in): check_debug_info() decides.
+            pass
+        except Exception as e:
+            raise CliError(
+                EXIT_DEBUG_INFO,
+                f"cannot load debug info from {vmlinux or 'default locations'}: {_one_line(e)}",
+            )
     try:
-        if vmlinux:
-            prog.load_debug_info([vmlinux])
-        else:
-            prog.load_default_debug_info()
-    except drgn.MissingDebugInfoError:
-        # Also raised when only some modules lack debug info, which does
-        # not matter here (memcg is built in): check_debug_info() decides.
-        pass
-    except Exception as e:
-        raise CliError(
-            EXIT_DEBUG_INFO,
-            f"cannot load debug info from {vmlinux or 'default locations'}: {_one_line(e)}",
-        )
-    check_debug_info(prog, vmlinux)
+        check_debug_info(prog, vmlinux)
+    except CliError as e:
+        if log:  # drgn 0.3 says why it ignored a file
+            raise CliError(e.status, f"{e} (drgn: {_one_line(Exception(log[0]))})")
+        raise
     return prog
+
+
+@contextlib.contextmanager
+def _drgn_log():
+    """
+    Collect what drgn (0.3+) logs instead of letting it print: the error
+    must stay on one line. Yields the list of messages.
+    """
+    logger = logging.getLogger("drgn")
+    messages = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            if record.levelno >= logging.WARNING:
+                messages.append(record.getMessage())
+
+    saved = logger.handlers[:], logger.propagate
+    logger.handlers[:] = [Collect()]
+    logger.propagate = False
+    try:
+        yield messages
+    finally:
+        logger.handlers[:], logger.propagate = saved
 
 
 def check_debug_info(prog: drgn.Program, vmlinux: "str | None" = None) -> str:
@@ -152,7 +183,7 @@ def check_debug_info(prog: drgn.Program, vmlinux: "str | None" = None) -> str:
         raise CliError(
             EXIT_DEBUG_INFO,
             f"{source} does not match the kernel: the dump is {expected}, "
-            f"init_uts_ns reads {release!r}",
+            f"init_uts_ns reads {ascii(release)}",
         )
     return release
 

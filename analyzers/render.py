@@ -66,7 +66,8 @@ def render_text(report: Report) -> str:
     lines += [
         "",
         f"{s.total} memcgs: {s.online} online, {s.dying} dying"
-        + (f", {s.released} released" if s.released else ""),
+        + (f", {s.released} released" if s.released else "")
+        + (f", {s.unknown} unreadable" if s.unknown else ""),
         f"root cgroup nr_dying_descendants: {_s(s.root_nr_dying_descendants)}"
         + (f", nr_dying_subsys[memory]: {s.root_nr_dying_subsys_memory}"
            if s.root_nr_dying_subsys_memory is not None else ""),

@@ -82,6 +82,8 @@ class Summary:
     online: int = 0
     dying: int = 0
     released: int = 0
+    #: State unreadable (excluded or corrupt memory).
+    unknown: int = 0
     #: The kernel's own count, from the memory root's cgroup.
     root_nr_dying_descendants: Optional[int] = None
     root_nr_dying_subsys_memory: Optional[int] = None

@@ -2,53 +2,47 @@
 
 One test per kernel x scenario x dump format. The guest's truth decides each removed
 cgroup's fate from the kernel's own nr_dying_descendants; cgroups that still exist were
-listed after the workload with whether their memory css was online."""
+listed after the workload with whether their memory css was online.
+
+Filtered dumps (`makedumpfile -d 31`) of 6.12 and 7.2 lose slab pages that hold memcgs
+(makedumpfile 1.7.2 predates their page-type encoding): there the report must say what
+it could not read, and what it does say must still agree with the truth."""
+
+import re
 
 from tests.conftest import truth_of
+from tests.expect import check_dying_set
+
+# What a filtered dump legitimately cannot give: pages makedumpfile left out (and
+# libkdumpfile 0.5.1 failing to decompress one of them, seen with drgn 0.0.22).
+UNREADABLE = re.compile(r"Excluded page|Decompres+ion failed")
 
 
-def _by_id(report):
-    return {m["cgroup_id"]: m for m in report["memcgs"] if m["cgroup_id"] is not None}
+def _complete(entry, report):
+    """True when the report read everything; otherwise only a filtered dump may fault,
+    and only on pages the dump does not hold."""
+    if not report["faults"]:
+        return True
+    assert entry["format"] == "d31", report["faults"][:3]
+    assert all(UNREADABLE.search(f["error"]) for f in report["faults"]), report["faults"][:3]
+    return False
 
 
 def test_dying_set(entry, report):
-    t = truth_of(entry)
-    scen = entry["scenario"]
-    memcgs = _by_id(report)
-    cgs = [c for c in t["cgroups"].values() if c["scenario"] == scen]
-    assert cgs, f"truth has no cgroups for {scen}"
-    reported_dying = {m["cgroup_id"] for m in report["memcgs"]
-                      if m["state"] == "dying" and (m["path"] or "").startswith(f"/mz/{scen}")}
-    expect_dying = {c["cgroup_id"] for c in cgs if c.get("dying")}
-    assert reported_dying == expect_dying
-    for c in cgs:
-        m = memcgs.get(c["cgroup_id"])
-        if c.get("dying") is False:
-            # Freed after rmdir: gone from the tree, or at most released.
-            assert m is None or m["state"] == "released", (c["path"], m)
-        elif c.get("memcg_killed") and c.get("dying") is None:
-            # memory removed from subtree_control on a kernel without
-            # nr_dying_subsys: the guest cannot tell dying from freed; never online.
-            assert m is None or m["state"] != "online", (c["path"], m)
-        elif c.get("alive") and c.get("memory_css_online"):
-            assert m is not None and m["state"] == "online", c["path"]
-            assert m["path"] == c["path"]
-        if c.get("dying"):
-            # The path survives kernfs removal.
-            assert memcgs[c["cgroup_id"]]["path"] == c["path"]
+    check_dying_set(truth_of(entry), report, entry["scenario"], _complete(entry, report))
 
 
 def test_nr_dying_descendants(entry, report):
-    """The kernel's counter, read from the dump, equals what cgroup.stat showed."""
+    """The kernel's counters, read from the dump, equal what cgroup.stat showed."""
     t = truth_of(entry)
     scen = entry["scenario"]
-    top = _by_path(report).get(f"/mz/{scen}")
-    assert top is not None and top["state"] == "online"
+    top = {m["path"]: m for m in report["memcgs"] if m["state"] == "online"}.get(f"/mz/{scen}")
     stat = t["scenarios"][scen]["cgroup_stat"]
+    if top is None and not _complete(entry, report):
+        return
+    assert top is not None
     assert top["nr_dying_descendants"] == stat["nr_dying_descendants"]
     if "nr_dying_subsys_memory" in stat:
         assert top["nr_dying_subsys_memory"] == stat["nr_dying_subsys_memory"]
-
-
-def _by_path(report):
-    return {m["path"]: m for m in report["memcgs"] if m["state"] == "online"}
+    else:
+        assert top["nr_dying_subsys_memory"] is None

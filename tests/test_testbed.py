@@ -47,6 +47,10 @@ def test_dump_opens(dump, program):
     case, fmt = dump
     assert program["init_uts_ns"].name.release.string_().decode() == case["release"]
     t = truth_of(case)
-    root_cgrp = program["root_mem_cgroup"].css.cgroup
-    assert root_cgrp.nr_dying_descendants.value_() == \
-        t["guest"]["root_cgroup_stat_after"]["nr_dying_descendants"]
+    try:
+        dying = program["root_mem_cgroup"].css.cgroup.nr_dying_descendants.value_()
+    except drgn.FaultError as e:
+        # makedumpfile 1.7.2 drops slab pages of 6.12+ kernels at -d 31, root memcg included.
+        assert fmt == "d31" and "Excluded page" in str(e), e
+        return
+    assert dying == t["guest"]["root_cgroup_stat_after"]["nr_dying_descendants"]

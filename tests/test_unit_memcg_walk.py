@@ -46,12 +46,17 @@ class FakeKernel:
 
     def __init__(self, vmlinux):
         self.prog = prog = drgn.Program(drgn.host_platform)
-        if hasattr(prog, "main_module"):
-            # drgn 0.3 matches files to modules; without a core there is
-            # no kernel module to match, so make one and force the file.
-            prog.main_module("kernel", create=True).try_file(vmlinux, force=True)
-        else:
-            prog.load_debug_info([vmlinux])
+        if hasattr(prog, "set_linux_kernel_custom"):
+            # drgn 0.3 only loads a vmlinux into a kernel program; make one
+            # whose memory is ours (the page table address is never used:
+            # every read hits a segment added below).
+            release = os.path.basename(os.path.dirname(vmlinux))
+            prog.set_linux_kernel_custom(
+                f"OSRELEASE={release}\nPAGESIZE=4096\nKERNELOFFSET=0\n"
+                "SYMBOL(swapper_pg_dir)=ffffffff82000000\n",
+                False,
+            )
+        prog.load_debug_info([vmlinux])
         self.heap = bytearray(HEAP_SIZE)
         self.brk = HEAP
         self.pages = {}  # sparse zero-filled kernel image
@@ -246,7 +251,8 @@ def test_sibling_cycle_is_a_fault(fk):
     sib = fk.css_field(a, "sibling")
     fk.poke(sib, sib)
     report = memcg_report(fk.prog)
-    assert [m.path for m in report.memcgs] == ["/", "/a", "/a/b"]
+    # /c is recovered walking back from the head through ->prev.
+    assert [m.path for m in report.memcgs] == ["/", "/a", "/a/b", "/c"]
     assert any("cycle" in f.error for f in report.faults)
     assert report.summary.faults == len(report.faults)
 
@@ -254,6 +260,18 @@ def test_sibling_cycle_is_a_fault(fk):
 def test_unreadable_next_is_a_fault(fk):
     root, a, b, c = build_tree(fk)
     fk.poke(fk.css_field(a, "sibling"), UNMAPPED)
+    report = memcg_report(fk.prog)
+    assert [m.path for m in report.memcgs] == ["/", "/a", "/a/b", "/c"]
+    assert len(report.faults) == 1
+
+
+def test_both_directions_broken(fk):
+    root, a, b, c = build_tree(fk)
+    fk.poke(fk.css_field(a, "sibling"), UNMAPPED)  # a->next
+    fk.poke(fk.css_field(c, "sibling") + 8, UNMAPPED)  # c->prev
+    report = memcg_report(fk.prog)
+    assert [m.path for m in report.memcgs] == ["/", "/a", "/a/b", "/c"]
+    fk.poke(fk.css_field(root, "children") + 8, UNMAPPED)  # head->prev
     report = memcg_report(fk.prog)
     assert [m.path for m in report.memcgs] == ["/", "/a", "/a/b"]
     assert len(report.faults) == 1

@@ -1,0 +1,37 @@
+"""What a report must say, given the guest's truth: shared by the vmcore and live tests."""
+
+
+def _by_id(report):
+    return {m["cgroup_id"]: m for m in report["memcgs"] if m["cgroup_id"] is not None}
+
+
+def check_dying_set(truth, report, scen, complete=True):
+    """The dying memcgs of scenario `scen` are exactly those the guest saw dying; freed
+    ones are gone; live ones are online with their path. An incomplete report (a
+    filtered dump) may miss memcgs but must not contradict the truth."""
+    memcgs = _by_id(report)
+    cgs = [c for c in truth["cgroups"].values() if c["scenario"] == scen]
+    assert cgs, f"truth has no cgroups for {scen}"
+    reported_dying = {m["cgroup_id"] for m in report["memcgs"]
+                      if m["state"] == "dying" and (m["path"] or "").startswith(f"/mz/{scen}")}
+    expect_dying = {c["cgroup_id"] for c in cgs if c.get("dying")}
+    undecided = {c["cgroup_id"] for c in cgs if "dying" in c and c["dying"] is None}
+    if not complete:
+        assert reported_dying - undecided <= expect_dying
+        return
+    assert reported_dying - undecided == expect_dying
+    for c in cgs:
+        m = memcgs.get(c["cgroup_id"])
+        if c.get("dying") is False:
+            # Freed after rmdir: gone from the tree, or at most released.
+            assert m is None or m["state"] == "released", (c["path"], m)
+        elif c.get("memcg_killed") and c.get("dying") is None:
+            # memory removed from subtree_control on a kernel without
+            # nr_dying_subsys: the guest cannot tell dying from freed; never online.
+            assert m is None or m["state"] != "online", (c["path"], m)
+        elif c.get("alive") and c.get("memory_css_online"):
+            assert m is not None and m["state"] == "online", c["path"]
+            assert m["path"] == c["path"]
+        if c.get("dying"):
+            # The path survives kernfs removal.
+            assert memcgs[c["cgroup_id"]]["path"] == c["path"]

@@ -1,0 +1,34 @@
+"""Live analysis: the CLI inside a test-bed guest, on its own /proc/kcore, against the
+truth the same guest recorded. Kernels: MZ_LIVE_KERNELS (default 6.1 and the newest)."""
+
+import json
+import os
+
+import pytest
+
+from tests.expect import check_dying_set
+from tests.testbed import build, cache, kernels, live
+
+KERNELS = os.environ.get("MZ_LIVE_KERNELS", "6.1,sid").split(",")
+_RUNS = {}
+
+
+@pytest.fixture(params=KERNELS)
+def live_run(request):
+    series = request.param
+    if series not in _RUNS:
+        kernel = kernels.ensure(series)
+        _RUNS[series] = live.run(kernel, ["memcg-zombies", "--format", "json"],
+                                 cache.path("live") / series)
+    return _RUNS[series]
+
+
+def test_live_report(live_run):
+    rc, out, truth = live_run
+    assert "Traceback" not in out
+    assert rc == 0, out[-2000:]
+    report = json.loads(out)
+    assert report["kernel"]["release"] == truth["guest"]["release"]
+    assert not report["faults"], report["faults"][:3]
+    for scen in build.SCENARIOS:
+        check_dying_set(truth, report, scen)
