@@ -116,6 +116,17 @@ class Layout:
         t = _type(prog, "unsigned long")
         self.bits_per_long = t.size * 8 if t is not None else 64
 
+        self._init_pages(prog)
+        self._init_refs(prog)
+
+    # -- Pages, folios and slab: how memory names its owner --------------------
+    def _init_pages(self, prog: Program) -> None:
+        pass  # [pages-and-slab facts]
+
+    # -- References held elsewhere: ids, swap, sockets, writeback, stock, bpf -----
+    def _init_refs(self, prog: Program) -> None:
+        pass  # [refs facts]
+
     def kn_parent_of(self, kn: Object) -> Object:
         """``kn->parent`` (``kn->__parent`` on v6.15+)."""
         return getattr(kn, self.kn_parent)
@@ -145,6 +156,18 @@ class Layout:
 
     def facts(self) -> Dict[str, object]:
         """The era facts, for the report."""
+        d = self._facts_common()
+        d.update(self._facts_pages())  # [pages-and-slab facts() entries]
+        d.update(self._facts_refs())  # [refs facts() entries]
+        return d
+
+    def _facts_pages(self) -> Dict[str, object]:
+        return {}  # [pages-and-slab facts() dict]
+
+    def _facts_refs(self) -> Dict[str, object]:
+        return {}  # [refs facts() dict]
+
+    def _facts_common(self) -> Dict[str, object]:
         return {
             "kernfs_parent": self.kn_parent,
             "kernfs_id": self.kn_id,
