@@ -118,6 +118,7 @@ class Layout:
 
         self._init_pages(prog)
         self._init_refs(prog)
+        self._init_state(prog)
 
     # -- Pages, folios and slab: how memory names its owner --------------------
     def _init_pages(self, prog: Program) -> None:
@@ -126,6 +127,10 @@ class Layout:
     # -- References held elsewhere: ids, swap, sockets, writeback, stock, bpf -----
     def _init_refs(self, prog: Program) -> None:
         pass  # [refs facts]
+
+    # -- State of a memcg: counters, stats, reparenting, cost ----------------------
+    def _init_state(self, prog: Program) -> None:
+        pass  # [state facts]
 
     def kn_parent_of(self, kn: Object) -> Object:
         """``kn->parent`` (``kn->__parent`` on v6.15+)."""
@@ -159,6 +164,7 @@ class Layout:
         d = self._facts_common()
         d.update(self._facts_pages())  # [pages-and-slab facts() entries]
         d.update(self._facts_refs())  # [refs facts() entries]
+        d.update(self._facts_state())  # [state facts() entries]
         return d
 
     def _facts_pages(self) -> Dict[str, object]:
@@ -166,6 +172,9 @@ class Layout:
 
     def _facts_refs(self) -> Dict[str, object]:
         return {}  # [refs facts() dict]
+
+    def _facts_state(self) -> Dict[str, object]:
+        return {}  # [state facts() dict]
 
     def _facts_common(self) -> Dict[str, object]:
         return {
