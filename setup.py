@@ -6,8 +6,9 @@ setup(
     name="memcg-zombies",
     version="0.1.0",
     description=__doc__,
-    packages=["memcg_zombies"],
-    package_dir={"memcg_zombies": "analyzers"},
+    packages=["memcg_zombies", "memcg_zombies.pinners"],
+    package_dir={"memcg_zombies": "analyzers", "memcg_zombies.pinners": "analyzers/pinners"},
+    package_data={"memcg_zombies": ["schema.json"]},
     python_requires=">=3.9",
     entry_points={"console_scripts": ["memcg-zombies = memcg_zombies.cli:main"]},
 )

@@ -289,6 +289,8 @@ def memcg_entry(
             if lay.has_nr_dying_descendants else None),
         nr_dying_subsys_memory=_try(failed, "cgroup.nr_dying_subsys", dying_subsys),
         level=level,
+        cgroup_online=_try(failed, "cgroup.self.flags",
+                           lambda: bool(cgrp.self.flags.value_() & lay.CSS_ONLINE)),
     )
     if failed:
         fields = ", ".join(dict.fromkeys(what for what, _ in failed))

@@ -1,11 +1,13 @@
 """
-memcg-zombies: list every memory cgroup of a kernel, dying ("zombie") ones
-included, from a vmcore or the running kernel.
+memcg-zombies: which memory cgroups are dying ("zombies"), what pins each one,
+whether the kernel reparented what it could, and what they cost; from a vmcore or
+the running kernel.
 
 Usage::
 
-    memcg-zombies [-c VMCORE] [-s VMLINUX] [--format text|json]
-    drgn -c VMCORE -s VMLINUX analyzers/cli.py [--format text|json]
+    memcg-zombies [-c VMCORE] [-s VMLINUX] [--format text|json|markdown]
+                  [--top N] [--cgroup PATH|ID]... [--detail] [--all] [--no-pins]
+    drgn -c VMCORE -s VMLINUX analyzers/cli.py [options]
 
 Without ``-c`` the running kernel is read through /proc/kcore (root only).
 
@@ -48,8 +50,9 @@ if __name__ == "__main__" and not __package__:
 
 import drgn  # noqa: E402
 
-from memcg_zombies.cgroups import MemcgUnavailable, memcg_report  # noqa: E402
-from memcg_zombies.render import render_json, render_text  # noqa: E402
+from memcg_zombies.analysis import analyze, source_for  # noqa: E402
+from memcg_zombies.cgroups import MemcgUnavailable  # noqa: E402
+from memcg_zombies.render import render_json, render_markdown, render_text  # noqa: E402
 
 __all__ = ("main", "open_program", "check_debug_info", "CliError")
 
@@ -191,14 +194,26 @@ def check_debug_info(prog: drgn.Program, vmlinux: "str | None" = None) -> str:
 def _parser(script: bool) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="memcg-zombies",
-        description="List memory cgroups, dying (zombie) ones included.",
+        description="Dying (zombie) memory cgroups: what pins each one, whether "
+                    "reparenting happened, what they cost.",
     )
     if not script:
         p.add_argument("-c", "--core", metavar="VMCORE",
                        help="vmcore to read (default: the running kernel via /proc/kcore)")
         p.add_argument("-s", "--symbols", metavar="VMLINUX",
                        help="kernel debug info (default: drgn's search)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.add_argument("--top", type=int, default=20, metavar="N",
+                   help="show the N zombies pinning the most memory (0: all; default 20)")
+    p.add_argument("--cgroup", action="append", metavar="PATH|ID",
+                   help="explain only this cgroup (path like /a/b, or cgroup id); repeatable")
+    p.add_argument("--detail", action="store_true",
+                   help="text: each zombie's pins, refcount, reparenting, counters, cost")
+    p.add_argument("--all", action="store_true", help="text: also list every memcg")
+    p.add_argument("--no-pins", action="store_true",
+                   help="only list memcgs and their state (no page scan)")
+    p.add_argument("--scanner", choices=("auto", "python", "c"), default="auto",
+                   help="page-scan engine (default: the C engine when built)")
     return p
 
 
@@ -212,11 +227,22 @@ def main(argv=None, prog: "drgn.Program | None" = None) -> int:
     except SystemExit as e:  # argparse already printed usage
         return EXIT_OK if e.code == 0 else EXIT_USAGE
 
+    prog_given = prog
     try:
         if prog is None:
             prog = open_program(args.core, args.symbols)
-        report = memcg_report(prog)
-        out = render_json(report) if args.format == "json" else render_text(report)
+        core = getattr(args, "core", None)
+        source = source_for(core, getattr(args, "symbols", None)) if prog_given is None else None
+        report = analyze(prog, cgroups=args.cgroup, pins=not args.no_pins,
+                         scanner=None if args.scanner == "auto" else args.scanner,
+                         source=source)
+        if args.format == "json":
+            out = render_json(report)
+        elif args.format == "markdown":
+            out = render_markdown(report, top=args.top)
+        else:
+            out = render_text(report, top=args.top, detail=args.detail or bool(args.cgroup),
+                              listing=args.all or args.no_pins)
         sys.stdout.write(out)
         sys.stdout.flush()
         return EXIT_OK

@@ -2,16 +2,18 @@
 Rendering
 ---------
 
-A :class:`~memcg_zombies.report.Report` as human-readable text or as JSON
-(schema ``memcg-zombies/1``, see :meth:`Report.to_dict`).
+A :class:`~memcg_zombies.report.Report` as text for a terminal, Markdown for a bug
+tracker, or JSON (schema ``memcg-zombies/1``, documented in ``analyzers/schema.json``).
 """
 
 import json
+from collections import defaultdict
 from typing import Dict, List, Optional
 
-from memcg_zombies.report import Report
+from memcg_zombies.pins import human_bytes
+from memcg_zombies.report import Report, Zombie
 
-__all__ = ("render_json", "render_text", "flag_names")
+__all__ = ("render_json", "render_text", "render_markdown", "flag_names")
 
 
 def render_json(report: Report) -> str:
@@ -32,17 +34,18 @@ def flag_names(flags: Optional[int], names: Dict[str, int]) -> str:
     return "|".join(parts) or "0"
 
 
+_MAX_FAULTS_SHOWN = 20
+
+
 def _s(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def render_text(report: Report) -> str:
+def render_memcgs(report: Report) -> str:
+    """The listing of every memcg (--all, or when pins were not asked for)."""
     k = report.kernel
     css_flags = k.facts.get("css_flags", {})
-    lines: List[str] = [
-        f"kernel {_s(k.release)}, memory controller on {_s(k.hierarchy)}",
-        "",
-    ]
+    lines: List[str] = []
     rows = [("STATE", "CSS_ID", "CGROUP_ID", "DEAD", "REFCNT", "DYING_DESC",
              "DYING_MEM", "FLAGS", "MEMCG", "PATH")]
     for m in report.memcgs:
@@ -62,19 +65,139 @@ def render_text(report: Report) -> str:
     for r in rows:
         lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
 
-    s = report.summary
-    lines += [
-        "",
+    return "\n".join(lines) + "\n"
+
+
+def _header(report: Report) -> List[str]:
+    k, src, s = report.kernel, report.source, report.summary
+    what = "live kernel (/proc/kcore): memory changed during the walk" if src.live \
+        else f"vmcore {src.vmcore}" if src.vmcore else "drgn program"
+    lines = [
+        f"kernel {_s(k.release)}, memory controller on {_s(k.hierarchy)}; {what}",
         f"{s.total} memcgs: {s.online} online, {s.dying} dying"
         + (f", {s.released} released" if s.released else "")
-        + (f", {s.unknown} unreadable" if s.unknown else ""),
+        + (f", {s.unknown} unreadable" if s.unknown else "")
+        + (f" ({killed} of a live cgroup: memory removed from subtree_control)"
+           if (killed := sum(1 for m in report.memcgs
+                             if m.state == "dying" and m.cgroup_online)) else ""),
         f"root cgroup nr_dying_descendants: {_s(s.root_nr_dying_descendants)}"
         + (f", nr_dying_subsys[memory]: {s.root_nr_dying_subsys_memory}"
            if s.root_nr_dying_subsys_memory is not None else ""),
     ]
+    if s.pinned_bytes is not None:
+        lines.append(f"dying memcgs pin {human_bytes(s.pinned_bytes)} of RAM"
+                     + (f" and {human_bytes(s.swap_bytes)} of swap" if s.swap_bytes else "")
+                     + f"; their own structures cost {human_bytes(s.cost_bytes)}")
+    return lines
+
+
+def _faults(report: Report) -> List[str]:
+    lines: List[str] = []
     if report.faults:
         lines += ["", f"{len(report.faults)} faults (results may be incomplete):"]
-        for f in report.faults:
+        for f in report.faults[:_MAX_FAULTS_SHOWN]:
             addr = "" if f.address is None else f" at {f.address:#x}"
             lines.append(f"  {f.where}{addr}: {f.error}")
+        if len(report.faults) > _MAX_FAULTS_SHOWN:
+            lines.append(f"  ... {len(report.faults) - _MAX_FAULTS_SHOWN} more (all in --format json)")
+    return lines
+
+
+def _by_parent(zombies: List[Zombie]) -> List[str]:
+    """Where the zombies are: one line per parent cgroup, largest first."""
+    groups: Dict[str, List[Zombie]] = defaultdict(list)
+    for z in zombies:
+        path = z.entry.path or "?"
+        groups[path.rsplit("/", 1)[0] or "/"].append(z)
+    rows = sorted(groups.items(), key=lambda kv: (sum(z.pinned_bytes for z in kv[1]), len(kv[1])),
+                  reverse=True)
+    return [f"  {len(zs):>7} under {parent:<30} pinning {human_bytes(sum(z.pinned_bytes for z in zs))}"
+            for parent, zs in rows]
+
+
+def _zombie_table(zombies: List[Zombie]) -> List[str]:
+    rows = [("PINNED", "SWAP", "REFS", "CGROUP_ID", "PATH", "VERDICT")]
+    for z in zombies:
+        rows.append((human_bytes(z.pinned_bytes), human_bytes(z.swap_bytes) if z.swap_bytes else "-",
+                     _s(z.entry.refcnt), _s(z.entry.cgroup_id), _s(z.entry.path), z.verdict))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
+
+
+def _zombie_detail(z: Zombie) -> List[str]:
+    e = z.entry
+    lines = [f"{_s(e.path)}  (cgroup id {_s(e.cgroup_id)}, css id {_s(e.css_id)}, "
+             f"mem_cgroup {e.address:#x})",
+             f"  {z.verdict}",
+             f"  css refcount {_s(e.refcnt)}: {z.explained_refs} explained by pins, "
+             f"{_s(z.unexplained_refs)} unexplained"]
+    if z.pins:
+        lines.append("  pins:")
+        for p in z.pins:
+            extra = ", ".join(f"{k}={v}" for k, v in p["detail"].items()
+                              if k in ("dirty", "writeback", "fs", "ino", "memcg_id", "state",
+                                       "on_swap", "reparented_to", "charged_to"))
+            lines.append(f"    {p['kind']:<10} {p['count']:>7} {p['unit']:<8} "
+                         f"{human_bytes(p['bytes']):>10}  refs {p['css_refs']:<6} {p['what']}"
+                         + (f"  [{extra}]" if extra else ""))
+    if z.reparenting:
+        lines.append("  reparenting:")
+        for r in z.reparenting:
+            lines.append(f"    {r.get('mechanism', '?'):<14} {r.get('verdict', '?'):<16} "
+                         f"{r.get('evidence', '') if isinstance(r.get('evidence'), str) else json.dumps(r.get('evidence'))}")
+    if z.state:
+        lines.append("  counters: " + json.dumps(z.state, sort_keys=True)[:600])
+    if z.cost:
+        lines.append(f"  cost: {human_bytes(z.cost.get('total_bytes'))} "
+                     + json.dumps({k: v for k, v in z.cost.items() if k != 'total_bytes'})[:300])
+    return lines
+
+
+def render_text(report: Report, top: Optional[int] = 20, detail: bool = False,
+                listing: bool = False) -> str:
+    """
+    The terminal report: header, where the zombies are, one line per zombie (largest
+    pinned memory first, ``top`` of them; 0 or None for all), then with ``detail``
+    each zombie's pins, refcount, reparenting, counters and cost.
+    """
+    lines = _header(report)
+    if listing or not report.zombies and report.summary.pinned_bytes is None:
+        lines += ["", render_memcgs(report).rstrip("\n")]
+    zs = report.zombies
+    if zs:
+        shown = zs if not top else zs[:top]
+        lines += ["", "where the dying memcgs are:"] + _by_parent(zs)[:10]
+        lines += ["", f"dying memcgs, most pinned memory first ({len(shown)} of {len(zs)}):"]
+        lines += _zombie_table(shown)
+        if len(shown) < len(zs):
+            lines.append(f"... {len(zs) - len(shown)} more (--top 0 shows all)")
+        if detail:
+            for z in shown:
+                lines += [""] + _zombie_detail(z)
+    lines += _faults(report)
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(report: Report, top: Optional[int] = 20) -> str:
+    """For a bug tracker: a summary, a table of the zombies and the faults."""
+    k, s = report.kernel, report.summary
+    lines = [f"### memcg-zombies: {s.dying} dying memcgs on {_s(k.release)}", ""]
+    lines += [f"- {line}" for line in _header(report)]
+    zs = report.zombies if not top else report.zombies[:top]
+    if zs:
+        lines += ["", "| pinned | swap | refs | cgroup id | path | verdict |",
+                  "|---:|---:|---:|---:|---|---|"]
+        for z in zs:
+            lines.append(f"| {human_bytes(z.pinned_bytes)} | {human_bytes(z.swap_bytes) if z.swap_bytes else '-'} "
+                         f"| {_s(z.entry.refcnt)} | {_s(z.entry.cgroup_id)} | `{_s(z.entry.path)}` "
+                         f"| {z.verdict.replace('|', '/')} |")
+        if len(zs) < len(report.zombies):
+            lines.append(f"\n{len(report.zombies) - len(zs)} more dying memcgs not shown.")
+        lines += ["", "<details><summary>pins and reparenting per memcg</summary>", "", "```"]
+        for z in zs:
+            lines += _zombie_detail(z) + [""]
+        lines += ["```", "</details>"]
+    if report.faults:
+        lines += ["", f"**{len(report.faults)} faults** (results may be incomplete):", ""]
+        lines += [f"- `{f.where}`: {f.error}" for f in report.faults[:50]]
     return "\n".join(lines) + "\n"

@@ -9,7 +9,8 @@ turns them into text or JSON. Nothing here touches drgn.
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
 
-__all__ = ("SCHEMA", "Fault", "KernelInfo", "MemcgEntry", "Summary", "Report")
+__all__ = ("SCHEMA", "Fault", "KernelInfo", "Source", "MemcgEntry", "Zombie", "Summary",
+           "Report")
 
 SCHEMA = "memcg-zombies/1"
 
@@ -69,11 +70,72 @@ class MemcgEntry:
     nr_dying_subsys_memory: Optional[int]
     #: Depth below the memory controller's root (root = 0).
     level: int = 0
+    #: Whether the memcg's cgroup is still online. A dying memcg of a live cgroup was
+    #: killed by removing "memory" from the parent's cgroup.subtree_control.
+    cgroup_online: Optional[bool] = None
 
     def to_dict(self) -> Dict[str, Any]:
         d = asdict(self)
         d["address"] = hex(self.address)
         return d
+
+
+@dataclass
+class Source:
+    """What was analysed, and with what."""
+
+    #: The vmcore path, or None for the running kernel.
+    vmcore: Optional[str] = None
+    vmlinux: Optional[str] = None
+    #: True when read from a running kernel (/proc/kcore): memory changed under the walk.
+    live: bool = False
+    drgn_version: Optional[str] = None
+    tool_version: Optional[str] = None
+    #: Page-scan engine used ("python" or "c"), None if no page scan ran.
+    scanner: Optional[str] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Zombie:
+    """Why one dying memcg is still here: its pins, refs, verdicts and cost."""
+
+    entry: MemcgEntry
+    #: ``Pin.to_dict()`` of every pin found (pinners/__init__.py), largest first.
+    pins: List[Dict[str, Any]] = field(default_factory=list)
+    #: css references the pins account for, and the rest of ``entry.refcnt``.
+    explained_refs: int = 0
+    unexplained_refs: Optional[int] = None
+    #: Bytes of RAM the pins keep allocated (swap entries are counted apart).
+    pinned_bytes: int = 0
+    swap_bytes: int = 0
+    #: One line: "held by 1024 shmem pages of /cache.bin (tmpfs)".
+    verdict: str = ""
+    #: Reparenting verdicts, one per mechanism the kernel has (reparent.py).
+    reparenting: List[Dict[str, Any]] = field(default_factory=list)
+    #: Counters, ids and stats (state.py) and the memory the memcg itself costs (cost.py).
+    state: Dict[str, Any] = field(default_factory=dict)
+    cost: Dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "address": hex(self.entry.address),
+            "path": self.entry.path,
+            "cgroup_id": self.entry.cgroup_id,
+            "css_id": self.entry.css_id,
+            "refcnt": self.entry.refcnt,
+            "verdict": self.verdict,
+            "pinned_bytes": self.pinned_bytes,
+            "swap_bytes": self.swap_bytes,
+            "explained_refs": self.explained_refs,
+            "unexplained_refs": self.unexplained_refs,
+            "pins": self.pins,
+            "reparenting": self.reparenting,
+            "state": self.state,
+            "cost": self.cost,
+        }
 
 
 @dataclass
@@ -88,6 +150,10 @@ class Summary:
     root_nr_dying_descendants: Optional[int] = None
     root_nr_dying_subsys_memory: Optional[int] = None
     faults: int = 0
+    #: Over all dying memcgs: RAM their pins hold, swap they hold, what they cost.
+    pinned_bytes: Optional[int] = None
+    swap_bytes: Optional[int] = None
+    cost_bytes: Optional[int] = None
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -99,6 +165,9 @@ class Report:
     memcgs: List[MemcgEntry] = field(default_factory=list)
     summary: Summary = field(default_factory=Summary)
     faults: List[Fault] = field(default_factory=list)
+    source: Source = field(default_factory=Source)
+    #: Dying memcgs explained (empty when only the listing was asked for).
+    zombies: List[Zombie] = field(default_factory=list)
 
     def dying(self) -> List[MemcgEntry]:
         return [m for m in self.memcgs if m.state == "dying"]
@@ -106,8 +175,10 @@ class Report:
     def to_dict(self) -> Dict[str, Any]:
         return {
             "schema": SCHEMA,
+            "source": self.source.to_dict(),
             "kernel": self.kernel.to_dict(),
-            "memcgs": [m.to_dict() for m in self.memcgs],
             "summary": self.summary.to_dict(),
+            "memcgs": [m.to_dict() for m in self.memcgs],
+            "zombies": [z.to_dict() for z in self.zombies],
             "faults": [f.to_dict() for f in self.faults],
         }

@@ -1,0 +1,103 @@
+"""
+The whole analysis: every memcg, and for each dying one what pins it, whether the
+kernel reparented what it could, its counters and what it costs.
+
+From a drgn session::
+
+    >>> from memcg_zombies.analysis import analyze
+    >>> report = analyze(prog)
+    >>> for z in report.zombies[:5]:
+    ...     print(z.entry.path, z.verdict)
+"""
+
+import os
+from typing import Callable, Dict, Iterable, List, Optional, TypeVar
+
+import drgn
+from drgn import Object, Program
+
+from memcg_zombies import __version__
+from memcg_zombies.cgroups import memcg_report
+from memcg_zombies.pinners import Context, collect
+from memcg_zombies.pins import explain, held_bytes, sort_pins, verdict
+from memcg_zombies.report import Fault, MemcgEntry, Report, Source, Zombie
+
+__all__ = ("analyze", "select")
+
+T = TypeVar("T")
+
+
+def select(entries: Iterable[MemcgEntry], cgroups: Optional[List[str]]) -> List[MemcgEntry]:
+    """Entries matching ``--cgroup`` selectors: a path ("/a/b") or a cgroup id."""
+    entries = list(entries)
+    if not cgroups:
+        return entries
+    wanted_paths = {c.rstrip("/") or "/" for c in cgroups if not c.isdigit()}
+    wanted_ids = {int(c) for c in cgroups if c.isdigit()}
+    return [e for e in entries if e.path in wanted_paths or e.cgroup_id in wanted_ids]
+
+
+def _guarded(faults: List[Fault], where: str, fn: Callable[[], T], default: T) -> T:
+    """Run one analysis step; a failure becomes a fault, the report goes on."""
+    try:
+        return fn()
+    except Exception as e:  # every step is optional to the rest of the report
+        faults.append(Fault(where, f"{type(e).__name__}: {e}"))
+        return default
+
+
+def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = True,
+            scanner: Optional[str] = None, source: Optional[Source] = None) -> Report:
+    """
+    Build the report. ``cgroups`` restricts the zombies explained (paths or ids);
+    ``pins=False`` only lists memcgs; ``scanner`` forces a page-scan engine.
+    """
+    report = memcg_report(prog)
+    report.source = source or Source()
+    report.source.drgn_version = getattr(drgn, "__version__", None)
+    report.source.tool_version = __version__
+    faults = report.faults
+    if not pins:
+        return report
+
+    memcg_type = prog.type("struct mem_cgroup *")
+    memcgs: Dict[int, Object] = {e.address: Object(prog, memcg_type, e.address)
+                                 for e in report.memcgs}
+    dying = [e for e in select(report.memcgs, cgroups) if e.state == "dying"]
+    zombies = {e.address: memcgs[e.address] for e in dying}
+    ctx = Context(prog, zombies, memcgs, faults, scanner)
+    found = collect(ctx)
+    report.source.scanner = ctx.cached("scanner", lambda: None)
+
+    import importlib
+
+    cost, reparent, state = (importlib.import_module(f"memcg_zombies.{m}")
+                             for m in ("cost", "reparent", "state"))
+
+    for e in dying:
+        memcg = zombies[e.address]
+        z = Zombie(e, pins=[p.to_dict() for p in sort_pins(found.get(e.address, []))])
+        z.explained_refs, z.unexplained_refs = explain(e.refcnt, found.get(e.address, []))
+        z.pinned_bytes, z.swap_bytes = held_bytes(found.get(e.address, []))
+        z.verdict = verdict(e.refcnt, found.get(e.address, []))
+        where = f"memcg {e.path or hex(e.address)}"
+        z.reparenting = _guarded(faults, f"{where}: reparenting",
+                                 lambda: reparent.verdicts(memcg, faults), [])
+        z.state = _guarded(faults, f"{where}: counters", lambda: state.memcg_state_dict(memcg, faults), {})
+        z.cost = _guarded(faults, f"{where}: cost", lambda: cost.memcg_cost_dict(memcg, faults), {})
+        report.zombies.append(z)
+
+    report.zombies.sort(key=lambda z: (z.pinned_bytes + z.swap_bytes, z.entry.refcnt or 0),
+                        reverse=True)
+    s = report.summary
+    s.pinned_bytes = sum(z.pinned_bytes for z in report.zombies)
+    s.swap_bytes = sum(z.swap_bytes for z in report.zombies)
+    s.cost_bytes = sum(z.cost.get("total_bytes", 0) or 0 for z in report.zombies)
+    s.faults = len(faults)
+    return report
+
+
+def source_for(vmcore: Optional[str], vmlinux: Optional[str]) -> Source:
+    return Source(vmcore=os.path.abspath(vmcore) if vmcore else None,
+                  vmlinux=os.path.abspath(vmlinux) if vmlinux else None,
+                  live=vmcore is None)

@@ -1,0 +1,86 @@
+"""
+What pins each dying memcg, in one line
+---------------------------------------
+
+Turns the pinners' findings (:mod:`memcg_zombies.pinners`) into what a reader wants
+first: how much of the css refcount they explain, how much memory they hold, and a
+one-line verdict such as "held by 1024 shmem pages of /cache.bin (tmpfs)".
+"""
+
+from typing import List, Optional, Tuple
+
+from memcg_zombies.pinners import Pin
+
+__all__ = ("explain", "held_bytes", "verdict", "human_bytes", "sort_pins")
+
+
+def sort_pins(pins: List[Pin]) -> List[Pin]:
+    """What holds the css first (pins with css refs), then by memory held."""
+    return sorted(pins, key=lambda p: (p.css_refs > 0, p.bytes, p.count), reverse=True)
+
+
+def explain(refcnt: Optional[int], pins: List[Pin]) -> Tuple[int, Optional[int]]:
+    """(css refs the pins account for, refs left unexplained; None if unreadable)."""
+    explained = sum(p.css_refs for p in pins)
+    return explained, None if refcnt is None else refcnt - explained
+
+
+def held_bytes(pins: List[Pin]) -> Tuple[int, int]:
+    """(bytes of RAM, bytes of swap) the pins keep allocated."""
+    ram = sum(p.bytes for p in pins if not p.detail.get("on_swap"))
+    swap = sum(p.bytes for p in pins if p.detail.get("on_swap"))
+    return ram, swap
+
+
+def human_bytes(n: Optional[int]) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+_PAGE_KINDS = {"pagecache": "page-cache", "shmem": "shmem", "anon": "anon",
+               "swapcache": "swap-cache", "kmem": "kmem"}
+
+
+def phrase(pin: Pin) -> str:
+    """One pin in words: "1024 shmem pages of /cache.bin (tmpfs)"."""
+    n = pin.count
+    s = "" if n == 1 else "s"
+    if pin.kind in _PAGE_KINDS:
+        text = f"{n} {_PAGE_KINDS[pin.kind]} page{s}"
+        return f"{text} of {pin.what}" if pin.what and pin.kind != "anon" else text
+    if pin.kind == "child":
+        return f"child {pin.what}"
+    if pin.kind == "swap":
+        return f"{n} swap entr{'y' if n == 1 else 'ies'}"
+    if pin.kind == "socket":
+        return f"{n} socket{s} ({pin.what})" if pin.what else f"{n} socket{s}"
+    if pin.kind == "cgwb":
+        return f"cgroup writeback on {pin.what}" if pin.what else "cgroup writeback"
+    if pin.kind == "slab":
+        return f"{n} {pin.what} object{s}"
+    unit = pin.unit[:-1] if n == 1 and pin.unit.endswith("s") else pin.unit
+    return f"{n} {pin.kind} {unit}" + (f" ({pin.what})" if pin.what else "")
+
+
+def verdict(refcnt: Optional[int], pins: List[Pin], shown: int = 2) -> str:
+    """The one-line answer to "why is this memcg still here?"."""
+    holding = [p for p in sort_pins(pins) if p.css_refs > 0]
+    explained, unexplained = explain(refcnt, pins)
+    parts = [phrase(p) for p in holding[:shown]]
+    if len(holding) > shown:
+        parts.append(f"{len(holding) - shown} more")
+    text = "held by " + ", ".join(parts) if parts else ""
+    if unexplained and unexplained < 0:
+        text += f"; pins count {-unexplained} more refs than css.refcnt"
+    elif unexplained:
+        tail = f"{unexplained} ref{'' if unexplained == 1 else 's'} unexplained"
+        text = f"{text}; {tail}" if text else f"held by {tail}"
+    if not text:
+        text = "nothing holds it (refcount unreadable)" if refcnt is None else \
+            "nothing holds it (about to be released)"
+    return text
