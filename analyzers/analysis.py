@@ -18,9 +18,12 @@ from drgn import Object, Program
 
 from memcg_zombies import __version__
 from memcg_zombies.cgroups import memcg_report
+from memcg_zombies.cost import memcg_cost
 from memcg_zombies.pinners import Context, collect
 from memcg_zombies.pins import explain, held_bytes, sort_pins, verdict
+from memcg_zombies.reparent import memcg_reparenting
 from memcg_zombies.report import Fault, MemcgEntry, Report, Source, Zombie
+from memcg_zombies.state import memcg_state_info
 
 __all__ = ("analyze", "select")
 
@@ -69,11 +72,6 @@ def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = Tru
     found = collect(ctx)
     report.source.scanner = ctx.cached("scanner", lambda: None)
 
-    import importlib
-
-    cost, reparent, state = (importlib.import_module(f"memcg_zombies.{m}")
-                             for m in ("cost", "reparent", "state"))
-
     for e in dying:
         memcg = zombies[e.address]
         z = Zombie(e, pins=[p.to_dict() for p in sort_pins(found.get(e.address, []))])
@@ -81,13 +79,15 @@ def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = Tru
         z.pinned_bytes, z.swap_bytes = held_bytes(found.get(e.address, []))
         z.verdict = verdict(e.refcnt, found.get(e.address, []))
         where = f"memcg {e.path or hex(e.address)}"
-        z.reparenting = _guarded(faults, f"{where}: reparenting",
-                                 lambda: reparent.verdicts(memcg, faults), [])
-        z.state = _guarded(faults, f"{where}: counters", lambda: state.memcg_state_dict(memcg, faults), {})
-        z.cost = _guarded(faults, f"{where}: cost", lambda: cost.memcg_cost_dict(memcg, faults), {})
+        z.reparenting = _guarded(
+            faults, f"{where}: reparenting",
+            lambda: [v.to_dict() for v in memcg_reparenting(memcg, faults)], [])
+        z.state = _guarded(faults, f"{where}: counters",
+                           lambda: memcg_state_info(memcg, faults, per_node=False).to_dict(), {})
+        z.cost = _guarded(faults, f"{where}: cost", lambda: memcg_cost(memcg, faults), {})
         report.zombies.append(z)
 
-    report.zombies.sort(key=lambda z: (z.pinned_bytes + z.swap_bytes, z.entry.refcnt or 0),
+    report.zombies.sort(key=lambda z: (z.pinned_bytes, z.swap_bytes, z.entry.refcnt or 0),
                         reverse=True)
     s = report.summary
     s.pinned_bytes = sum(z.pinned_bytes for z in report.zombies)

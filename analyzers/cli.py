@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import logging
 import os
+import struct
 import sys
 
 if __name__ == "__main__" and not __package__:
@@ -53,6 +54,7 @@ import drgn  # noqa: E402
 from memcg_zombies.analysis import analyze, source_for  # noqa: E402
 from memcg_zombies.cgroups import MemcgUnavailable  # noqa: E402
 from memcg_zombies.render import render_json, render_markdown, render_text  # noqa: E402
+from memcg_zombies.report import Fault  # noqa: E402
 
 __all__ = ("main", "open_program", "check_debug_info", "CliError")
 
@@ -88,6 +90,59 @@ def _check_readable(path: str, what: str) -> None:
         raise CliError(EXIT_INPUT, f"cannot open {what} {path}: {e.strerror}")
     if not os.path.isfile(path):
         raise CliError(EXIT_INPUT, f"cannot open {what} {path}: not a regular file")
+
+
+def core_truncation(path: str) -> "tuple[int, int] | None":
+    """
+    ``(size, expected)`` when an ELF or kdump-compressed core file is shorter
+    than its own headers say (a copy or a dump that was cut short), else None.
+    ELF: the end of the last PT_LOAD/PT_NOTE. kdump: the end of the data of the
+    last page descriptor (one per bit set in the second bitmap).
+    """
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(4096)
+            if head[:4] == b"\x7fELF" and head[4:5] == b"\x02" and len(head) >= 64:
+                (phoff,) = struct.unpack_from("<Q", head, 0x20)
+                phentsize, phnum = struct.unpack_from("<HH", head, 0x36)
+                need = phoff + phentsize * phnum
+                f.seek(phoff)
+                phdrs = f.read(phentsize * phnum)
+                for i in range(len(phdrs) // phentsize if phentsize >= 56 else 0):
+                    p_type, _, p_offset, _, _, p_filesz = struct.unpack_from(
+                        "<IIQQQQ", phdrs, i * phentsize)
+                    if p_type in (1, 4):  # PT_LOAD, PT_NOTE
+                        need = max(need, p_offset + p_filesz)
+            elif head[:8] == b"KDUMP   " and len(head) >= 448:
+                # struct disk_dump_header: block_size, sub_hdr_size, bitmap_blocks
+                block_size, sub_hdr_size, bitmap_blocks = struct.unpack_from("<iiI", head, 428)
+                if block_size <= 0 or sub_hdr_size < 0:
+                    return None
+                half = bitmap_blocks // 2 * block_size
+                descs = (1 + sub_hdr_size + bitmap_blocks) * block_size
+                f.seek((1 + sub_hdr_size) * block_size + half)
+                bitmap = f.read(half)
+                need = descs
+                dumpable = int.from_bytes(bitmap, "little").bit_count()
+                if len(bitmap) == half and dumpable:
+                    last = descs + (dumpable - 1) * 24  # struct page_desc
+                    f.seek(last)
+                    desc = f.read(12)
+                    need = last + 24
+                    if len(desc) == 12:
+                        offset, length = struct.unpack("<qi", desc)
+                        need = max(need, offset + length)
+            else:
+                return None
+    except (OSError, struct.error, ValueError):
+        return None
+    return (size, need) if size < need else None
+
+
+def _truncated_text(trunc: "tuple[int, int]") -> str:
+    size, need = trunc
+    return f"truncated: {size} of {need} bytes"
 
 
 def open_program(core: "str | None", vmlinux: "str | None") -> drgn.Program:
@@ -127,9 +182,14 @@ def open_program(core: "str | None", vmlinux: "str | None") -> drgn.Program:
                 EXIT_DEBUG_INFO,
                 f"cannot load debug info from {vmlinux or 'default locations'}: {_one_line(e)}",
             )
+    trunc = core_truncation(core) if core else None
     try:
         check_debug_info(prog, vmlinux)
     except CliError as e:
+        if trunc and isinstance(e.__cause__, drgn.FaultError):
+            # Not the vmlinux's fault: the kernel's own memory is not in the file.
+            raise CliError(EXIT_INPUT, f"cannot read the kernel from {core}: "
+                                       f"{_truncated_text(trunc)} ({_one_line(e.__cause__)})")
         if log:  # drgn 0.3 says why it ignored a file
             raise CliError(e.status, f"{e} (drgn: {_one_line(Exception(log[0]))})")
         raise
@@ -176,8 +236,9 @@ def check_debug_info(prog: drgn.Program, vmlinux: "str | None" = None) -> str:
     except drgn.FaultError as e:
         raise CliError(
             EXIT_DEBUG_INFO,
-            f"{source} does not match the kernel: cannot read init_uts_ns ({_one_line(e)})",
-        )
+            f"{source} does not match the kernel (or the dump is damaged): "
+            f"cannot read init_uts_ns ({_one_line(e)})",
+        ) from e
     try:
         expected = prog["UTS_RELEASE"].string_().decode(errors="replace")
     except (KeyError, LookupError, drgn.FaultError):
@@ -233,9 +294,23 @@ def main(argv=None, prog: "drgn.Program | None" = None) -> int:
             prog = open_program(args.core, args.symbols)
         core = getattr(args, "core", None)
         source = source_for(core, getattr(args, "symbols", None)) if prog_given is None else None
-        report = analyze(prog, cgroups=args.cgroup, pins=not args.no_pins,
-                         scanner=None if args.scanner == "auto" else args.scanner,
-                         source=source)
+        trunc = core_truncation(core) if core else None
+        try:
+            report = analyze(prog, cgroups=args.cgroup, pins=not args.no_pins,
+                             scanner=None if args.scanner == "auto" else args.scanner,
+                             source=source)
+        except drgn.FaultError as e:
+            # Memory every part of the analysis needs could not be read.
+            if os.environ.get("MEMCG_ZOMBIES_DEBUG"):
+                raise
+            what = f"{_truncated_text(trunc)}: " if trunc else ""
+            where = core or ("/proc/kcore" if prog_given is None else "the program")
+            raise CliError(EXIT_INPUT, f"cannot read the kernel's memory from "
+                                       f"{where}: {what}{_one_line(e)}")
+        if trunc:
+            report.faults.insert(0, Fault("vmcore", f"{_truncated_text(trunc)}: memory "
+                                                    "beyond the end of the file cannot be read"))
+            report.summary.faults = len(report.faults)
         if args.format == "json":
             out = render_json(report)
         elif args.format == "markdown":

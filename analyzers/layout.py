@@ -122,15 +122,387 @@ class Layout:
 
     # -- Pages, folios and slab: how memory names its owner --------------------
     def _init_pages(self, prog: Program) -> None:
-        pass  # [pages-and-slab facts]
+        # [pages-and-slab facts] Everything scan.py needs to parse raw struct
+        # page bytes, and the css-ref rules of pinners/pages.py and slab.py.
+        page_t = _type(prog, "struct page")
+        self.page_size = page_t.size if page_t is not None else 64
+
+        def off(t, member):
+            try:
+                return t.member(member).bit_offset // 8 if t is not None else None
+            except LookupError:
+                return None
+
+        self.page_off = {m: off(page_t, m) for m in
+                         ("flags", "mapping", "private", "page_type", "_mapcount",
+                          "_refcount")}
+        # page->mem_cgroup became page->memcg_data in v5.11, bcfe06bf2622
+        # ("mm: memcontrol: Use helpers to read page's memcg data").
+        self.page_memcg = next((m for m in ("memcg_data", "mem_cgroup")
+                                if has_member(prog, "struct page", m)), None)
+        self.page_off["memcg"] = off(page_t, self.page_memcg) if self.page_memcg else None
+        # compound_head was renamed compound_info in v7.1, d50569612c29 ("mm:
+        # rename the 'compound_head' field in the 'struct page' to
+        # 'compound_info'"); 8c846c879e22 (v7.1) then lets a tail encode a mask
+        # of its head's address (HVO with a power-of-2 struct page; struct
+        # zone::vmemmap_tails appeared with it). Before, 5.18's e7d324850bfc
+        # ("mm: hugetlb: free the 2nd vmemmap page associated with each
+        # HugeTLB page") can make "fake heads": PG_head on a tail.
+        self.compound_member = next((m for m in ("compound_info", "compound_head")
+                                     if has_member(prog, "struct page", m)), None)
+        self.page_off["compound"] = (off(page_t, self.compound_member)
+                                     if self.compound_member else None)
+        size = self.page_size
+        self.compound_info_mask = (
+            self.compound_member == "compound_info" and size & (size - 1) == 0
+            and has_member(prog, "struct zone", "vmemmap_tails"))
+        self.fake_heads_possible = self.compound_member == "compound_head"
+
+        # Page flag bits move between versions: read enum pageflags.
+        self.PG: Dict[str, int] = {}
+        pf = _type(prog, "enum pageflags")
+        for e in (pf.enumerators if pf is not None else ()):
+            self.PG.setdefault(e.name, e.value)
+        # PageSlab is a page flag up to v6.9 and a page type since v6.10,
+        # 46df8e73a4a3 ("mm: free up PG_slab").
+        self.pg_slab = self.PG.get("PG_slab")
+
+        # page_type (the _mapcount word): v6.12's 4ffca5a96678 ("mm: support
+        # only one page_type per page") stores the type in the top byte (enum
+        # pagetype PGTY_*); before, from v4.18's 6e292b9be7f4 ("mm: split
+        # page_type out of _mapcount"), types are cleared bits under
+        # PAGE_TYPE_BASE 0xf0000000 (#defines, not in debug info).
+        pgty = _type(prog, "enum pagetype")
+        if pgty is not None:
+            self.page_type_encoding = "top_byte"
+            self.page_types = {e.name[len("PGTY_"):]: e.value for e in pgty.enumerators}
+        else:
+            self.page_type_encoding = "inverted"
+            # PG_buddy 0x80 and PG_offline 0x100 since v5.0; PG_kmemcg 0x200
+            # from v4.18 until v5.11 (bcfe06bf2622 dropped it with memcg_data);
+            # PG_slab 0x1000 in v6.10-v6.11 (46df8e73a4a3).
+            self.page_types = {"buddy": 0x80, "offline": 0x100}
+            if self.page_memcg == "mem_cgroup":
+                self.page_types["kmemcg"] = 0x200
+            if self.pg_slab is None:
+                self.page_types["slab"] = 0x1000
+
+        # memcg_data low bits, enum page_memcg_data_flags (v5.11): bit 0
+        # MEMCG_DATA_OBJCGS (renamed MEMCG_DATA_OBJEXTS in v6.10, 21c690a349ba
+        # "mm: introduce slabobj_ext to support slab object extensions"),
+        # bit 1 MEMCG_DATA_KMEM. v5.9-v5.10 tag only the objcg vector (bit 0).
+        self.memcg_data_vector_bit = (_constant(prog, "MEMCG_DATA_OBJEXTS")
+                                      or _constant(prog, "MEMCG_DATA_OBJCGS") or 1)
+        self.memcg_data_kmem_bit = _constant(prog, "MEMCG_DATA_KMEM")
+        nr_flags = _constant(prog, "__NR_MEMCG_DATA_FLAGS")
+        self.memcg_data_mask = (nr_flags - 1) if nr_flags else 3
+        # slab->obj_exts also carries enum objext_flags (v6.10), low 3 bits.
+        nr_objext = _constant(prog, "__NR_OBJEXTS_FLAGS")
+        self.obj_exts_mask = max(self.memcg_data_mask, (nr_objext - 1) if nr_objext else 0)
+
+        # Who a charged folio names. v7.1's LRU reparenting series made every
+        # folio hold an objcg (obj_cgroup::is_root and the per-node objcg in
+        # mem_cgroup_per_node appeared with it); before, a mem_cgroup pointer.
+        self.folio_memcg_is_objcg = (
+            has_member(prog, "struct obj_cgroup", "is_root")
+            or has_member(prog, "struct mem_cgroup_per_node", "objcg"))
+        # Kmem pages hold an objcg since v5.14, b4e0b68fbd9d ("mm: memcontrol:
+        # use obj_cgroup APIs to charge kmem pages"), which added
+        # obj_cgroup_uncharge_pages(); before, a memcg (v5.11: |KMEM; up to
+        # v5.10: page->mem_cgroup plus PageKmemcg).
+        try:
+            prog["obj_cgroup_uncharge_pages"]
+            uncharge_pages = True
+        except (LookupError, ValueError):
+            uncharge_pages = False
+        self.kmem_memcg_is_objcg = self.page_memcg == "memcg_data" and uncharge_pages
+        # Slab objects are charged per object to an objcg since v5.9,
+        # bf4f059954dc ("mm: memcg/slab: obj_cgroup API").
+        self.has_objcg = _type(prog, "struct obj_cgroup") is not None
+
+        # css references each charged thing holds (reference §5):
+        # - LRU folios: v5.9's 1a3e1f40962c ("mm: memcontrol: decouple
+        #   reference counting from page accounting") takes one css_get per
+        #   folio; before, css_get_many per charge batch, one per page. v7.1
+        #   folios hold only an objcg.
+        self.lru_css_ref_unit = (None if self.folio_memcg_is_objcg
+                                 else "folio" if self.has_objcg else "page")
+        # - kmem pages: one css ref per page while they name a memcg (<=v5.13).
+        self.kmem_css_refs_per_page = 0 if self.kmem_memcg_is_objcg else 1
+        # - slab objects: objcg refs only (v5.9+); before, per-memcg caches.
+        self.slab_css_refs_per_object = 0 if self.has_objcg else None
+
+        # Slab containers. struct slab overlays struct page since v5.17,
+        # d122019bf061 ("mm: Split slab into its own type"); it names the
+        # vector memcg_data until v6.10 (obj_exts, 21c690a349ba). v7.0 adds
+        # slab->stride (vector elements may live inside the objects).
+        slab_t = _type(prog, "struct slab")
+        self.slab_struct = "slab" if slab_t is not None else "page"
+        st = slab_t if slab_t is not None else page_t
+        self.slab_vector = next((m for m in ("obj_exts", "memcg_data", "obj_cgroups",
+                                             "mem_cgroup")
+                                 if st is not None and st.has_member(m)),
+                                None)
+        self.slab_off = {"cache": off(st, "slab_cache"),
+                         "vector": off(st, self.slab_vector) if self.slab_vector else None,
+                         "stride": off(st, "stride")}
+        try:
+            objects = st.member("objects")
+            self.slab_objects_bits = (objects.bit_offset, objects.bit_field_size or 32)
+        except (LookupError, AttributeError):
+            self.slab_objects_bits = None
+        # Vector element: struct slabobj_ext (v6.10; 8 or 16 bytes with
+        # CONFIG_MEM_ALLOC_PROFILING), else a bare struct obj_cgroup *.
+        ext_t = _type(prog, "struct slabobj_ext")
+        self.slabobj_ext_size = ext_t.size if ext_t is not None else 8
+
+        # folio->mapping low bits, PAGE_MAPPING_ANON / _MOVABLE (KSM: both),
+        # FOLIO_MAPPING_ANON by v6.19: unchanged values, #defines.
+        self.PAGE_MAPPING_ANON = 1
+        self.PAGE_MAPPING_FLAGS = 3
+
+        # Where the memmap is: SPARSEMEM_VMEMMAP's vmemmap (drgn synthesizes
+        # the macro's value; vmemmap_base under KASLR on x86_64).
+        self.vmemmap = None
+        for name in ("vmemmap", "vmemmap_base"):
+            try:
+                self.vmemmap = prog[name].value_()
+                break
+            except (LookupError, ValueError):
+                continue
 
     # -- References held elsewhere: ids, swap, sockets, writeback, stock, bpf -----
     def _init_refs(self, prog: Program) -> None:
-        pass  # [refs facts]
+        def _has_symbol(prog: Program, name: str) -> bool:
+            try:
+                prog.symbol(name)
+                return True
+            except LookupError:
+                return False
+
+        # The memcg private id (memcg->id, what swap records): struct
+        # mem_cgroup_id since v4.8, renamed struct mem_cgroup_private_id in
+        # v7.0 when mem_cgroup_id() started returning the cgroup id.
+        self.memcg_id_struct = next(
+            (t for t in ("struct mem_cgroup_private_id", "struct mem_cgroup_id")
+             if _type(prog, t) is not None), None)
+        # (Its table, mem_cgroup_idr / mem_cgroup_ids / mem_cgroup_private_ids,
+        # is self.memcg_id_table, set with the state facts.)
+        # Who records the owner of a swap slot (mm/swap_cgroup.c, then the
+        # swap table):
+        # - "pages": swap_cgroup_ctrl[].map is a struct page ** of u16 ids
+        #   (up to about v6.13; 6.12 checked);
+        # - "flat": map is one vmalloc'd struct swap_cgroup array, one u16
+        #   id (or, with "atomic_t ids", two ids per word) per slot (about
+        #   v6.14, Kairui Song's swap_cgroup rework; 6.19 checked);
+        # - "cluster": no swap_cgroup_ctrl, swap_cluster_info.memcg_table
+        #   holds unsigned short id[SWAPFILE_CLUSTER] per cluster (the swap
+        #   table rework; seen in 7.2);
+        # - None: no swap accounting (!CONFIG_SWAP or !CONFIG_MEMCG).
+        self.swap_cgroup = None
+        ctrl = _type(prog, "struct swap_cgroup_ctrl")
+        if ctrl is not None and _has_symbol(prog, "swap_cgroup_ctrl"):
+            map_type = ctrl.member("map").type.type
+            while map_type.kind == TypeKind.TYPEDEF:
+                map_type = map_type.type
+            self.swap_cgroup = "pages" if map_type.kind == TypeKind.POINTER else "flat"
+        elif has_member(prog, "struct swap_cluster_info", "memcg_table"):
+            self.swap_cgroup = "cluster"
+        # Dying cgroup writeback structures are moved to the list
+        # offline_cgwbs in v5.14, c22d70a162d3 ("writeback, cgroup: release
+        # dying cgwbs by switching attached inodes"); before, they stay on
+        # memcg->cgwb_list (CONFIG_CGROUP_WRITEBACK).
+        self.has_offline_cgwbs = _has_symbol(prog, "offline_cgwbs")
+        self.has_cgwb = has_member(prog, "struct bdi_writeback", "memcg_css")
+        # Per-CPU charge stock (struct memcg_stock_pcp):
+        # - "single": one cached memcg (+ cached_objcg since v5.9);
+        # - "task_irq": v5.14-v5.19 split the objcg cache into task_obj and
+        #   irq_obj struct obj_stock ("mm/memcg: optimize user context object
+        #   stock access", reverted in v6.0);
+        # - "array": cached[NR_MEMCG_STOCK] memcgs plus a separate per-CPU
+        #   obj_stock_pcp with cached[] objcgs (multi-memcg stock, by v6.19).
+        stock = _type(prog, "struct memcg_stock_pcp")
+        self.memcg_stock = None
+        if stock is not None:
+            cached = stock.member("cached").type
+            while cached.kind == TypeKind.TYPEDEF:
+                cached = cached.type
+            if cached.kind == TypeKind.ARRAY:
+                self.memcg_stock = "array"
+            elif stock.has_member("task_obj"):
+                self.memcg_stock = "task_irq"
+            else:
+                self.memcg_stock = "single"
+        # What a BPF map charges: map->memcg (css ref) from v5.11,
+        # 48edc1f78aab ("bpf: Prepare for memcg-based memory accounting for
+        # bpf maps"); map->objcg (objcg ref) by v6.1. Neither: no
+        # CONFIG_MEMCG_KMEM accounting of maps (or no CONFIG_BPF_SYSCALL).
+        self.bpf_map_owner = next(
+            (m for m in ("objcg", "memcg") if has_member(prog, "struct bpf_map", m)), None)
+        # TCP listeners hash: listening_hash[] until v5.19, cae3873c5b3a
+        # ("inet: Remove listening_hash"); lhash2 (nulls lists, linked through
+        # sk_nulls_node) after. Before, lhash2 links icsk_listen_portaddr_node.
+        self.tcp_listening_hash = has_member(prog, "struct inet_hashinfo", "listening_hash")
+        # sk->sk_memcg needs CONFIG_MEMCG (socket accounting, v4.5).
+        self.has_sk_memcg = has_member(prog, "struct sock", "sk_memcg")
 
     # -- State of a memcg: counters, stats, reparenting, cost ----------------------
     def _init_state(self, prog: Program) -> None:
-        pass  # [state facts]
+        # Facts for state.py, reparent.py and cost.py. [state facts]
+        mc = _type(prog, "struct mem_cgroup")
+        pn = _type(prog, "struct mem_cgroup_per_node")
+
+        def mc_has(member: str) -> bool:
+            return has_member(prog, "struct mem_cgroup", member)
+
+        def _object(prog: Program, name: str) -> Optional[Object]:
+            # A variable or function symbol, None when absent.
+            try:
+                return prog[name]
+            except KeyError:
+                return None
+
+        # memcg->id: struct mem_cgroup_id { int id; atomic_t ref; } since v4.8
+        # ("mm: memcontrol: fix cgroup creation failure after many small
+        # jobs"); ref is a refcount_t by v5.3 (checked; believed v4.17);
+        # renamed struct mem_cgroup_private_id in v7.0, when mem_cgroup_id()
+        # started returning the 64-bit cgroup id.
+        self.memcg_id_type = None
+        self.memcg_id_ref = None
+        if mc is not None and mc.has_member("id"):
+            t = mc.member("id").type
+            self.memcg_id_type = t.type_name()
+            ref_t = t.member("ref").type if t.has_member("ref") else None
+            if ref_t is not None:
+                self.memcg_id_ref = "refcount_t" if "refcount" in ref_t.type_name() else "atomic_t"
+        # The memcg id table: mem_cgroup_idr (IDR, v4.8..v6.10); the xarray
+        # mem_cgroup_ids (v6.11, believed; checked 6.12); mem_cgroup_private_ids
+        # (v7.0, with the private-id rename).
+        self.memcg_id_table = None
+        for sym, kind in (("mem_cgroup_private_ids", "xarray"),
+                          ("mem_cgroup_ids", "xarray"),
+                          ("mem_cgroup_idr", "idr")):
+            if _object(prog, sym) is not None:
+                self.memcg_id_table = (sym, kind)
+                break
+
+        # struct page_counter (v4.3): "count" until v4.18's "mm: rename
+        # page_counter's count/limit into usage/max" (checked 4.9 / 4.19).
+        self.page_counter_usage = (
+            "usage" if has_member(prog, "struct page_counter", "usage") else "count")
+        # swap (v2) and memsw (v1) share storage in an anonymous union (Debian
+        # 5.10 has it; separate fields in 5.9 sources, believed v5.10's
+        # "mm: memcontrol: ... swap/memsw union"). kmem and tcpmem are v1 only
+        # and sit under CONFIG_MEMCG_V1 from v6.12, so they may be missing.
+        self.page_counters = [c for c in ("memory", "swap", "memsw", "kmem", "tcpmem")
+                              if mc_has(c)]
+        self.swap_memsw_union = False
+        if mc is not None and mc_has("swap") and mc_has("memsw"):
+            self.swap_memsw_union = (mc.member("swap").offset == mc.member("memsw").offset)
+
+        # Where memory.stat lives:
+        # - "percpu": v4.9 per-CPU memcg->stat (struct mem_cgroup_stat_cpu).
+        # - "atomic_stat": v4.16..v5.1 atomic memcg->stat[] + batched
+        #   stat_cpu ("mm: memcontrol: fix excessive complexity in memory.stat
+        #   reporting").
+        # - "atomic": v5.2..v5.12 hierarchical atomic memcg->vmstats[] +
+        #   batched vmstats_percpu->stat[] ("mm: memcontrol: fix recursive
+        #   statistics correctness & scalabilty").
+        # - "rstat_embedded": v5.13, 2d146aa3aa84 ("mm: memcontrol: switch to
+        #   rstat"): struct memcg_vmstats embedded in the memcg.
+        # - "rstat_ptr": separately allocated by v6.1 (checked Debian 6.1;
+        #   believed v6.0).
+        self.vmstats = None
+        if mc_has("vmstats"):
+            t = mc.member("vmstats").type
+            while t.kind == TypeKind.TYPEDEF:
+                t = t.type
+            if t.kind == TypeKind.POINTER:
+                self.vmstats = "rstat_ptr"
+            elif t.kind == TypeKind.STRUCT:
+                self.vmstats = "rstat_embedded"
+            else:
+                self.vmstats = "atomic"
+        elif mc_has("stat_cpu"):
+            self.vmstats = "atomic_stat"
+        elif mc_has("stat"):
+            self.vmstats = "percpu"
+        # v6.10 ("memcg: reduce memory for the lruvec and memcg stats")
+        # compacted the state arrays behind mem_cgroup_stats_index[]: int8_t
+        # holding index + 1 in v6.10, u8 with U8_MAX for "not a memcg stat"
+        # by v6.12 (reference section 6).
+        self.stats_index = None
+        idx = _object(prog, "mem_cgroup_stats_index")
+        if idx is not None:
+            et = idx.type_.type
+            while et.kind == TypeKind.TYPEDEF:
+                et = et.type
+            self.stats_index = "s8_plus1" if et.is_signed else "u8"
+        # Per-node memcg stats: atomic pn->lruvec_stat[] + per-CPU batch
+        # (v4.16..v5.12), embedded rstat struct lruvec_stats (v5.13..),
+        # separately allocated by v6.12 ("memcg: dynamically allocate
+        # lruvec_stats", believed v6.10).
+        self.lruvec_stats = None
+        if pn is not None:
+            if pn.has_member("lruvec_stats"):
+                t = pn.member("lruvec_stats").type
+                self.lruvec_stats = "ptr" if t.kind == TypeKind.POINTER else "embedded"
+            elif pn.has_member("lruvec_stat"):
+                self.lruvec_stats = "atomic"
+        # nodeinfo[]: a flexible array of nr_node_ids pointers allocated with
+        # the memcg (struct_size() in mem_cgroup_alloc) on every test kernel;
+        # a fixed-length array would be inside sizeof(struct mem_cgroup).
+        self.nodeinfo_flexible = None
+        if mc_has("nodeinfo"):
+            t = mc.member("nodeinfo").type
+            self.nodeinfo_flexible = not t.length  # length 0 or None
+
+        # Reparenting mechanisms.
+        # - Per-memcg kmem caches with memcg_params reparented, v5.3..v5.8
+        #   ("mm: memcg/slab: reparent memcg kmem_caches on cgroup removal");
+        #   gone in v5.9 ("mm: memcg/slab: use a single set of kmem_caches
+        #   for all accounted allocations"). memcg_params itself is older.
+        self.memcg_params = has_member(prog, "struct kmem_cache", "memcg_params")
+        # - obj_cgroup: v5.9 ("mm: memcg/slab: obj_cgroup API"); orig_objcg:
+        #   v6.8 (checked 6.8 sources); per node since the v7.1
+        #   LRU-to-objcg reparenting series (checked 7.1 sources, Debian 7.2).
+        if mc_has("objcg"):
+            self.objcg = "memcg"
+        elif pn is not None and pn.has_member("objcg"):
+            self.objcg = "per_node"
+        else:
+            self.objcg = None
+        self.orig_objcg = mc_has("orig_objcg") or (
+            pn is not None and pn.has_member("orig_objcg"))
+        # - LRU folios reparented at offline (v7.1: lru_reparent_memcg): the
+        #   same series made folio->memcg_data an objcg and moved objcgs per node.
+        self.lru_reparent = self.objcg == "per_node" or _object(prog, "lru_reparent_memcg") is not None
+        self.lru_gen = has_member(prog, "struct lruvec", "lrugen")
+        # - list_lru: global list "list_lrus" (v4.x..v5.17, Debian 5.10),
+        #   "memcg_list_lrus" by v6.1; v5.18's "mm: list_lru: replace linear
+        #   array with xarray" (believed) moved per-memcg lists from
+        #   lru->node[n].memcg_lrus->lru[] into lru->xa, indexed by kmemcg_id.
+        self.list_lru_head = None
+        for sym in ("memcg_list_lrus", "list_lrus"):
+            if _object(prog, sym) is not None:
+                self.list_lru_head = sym
+                break
+        if has_member(prog, "struct list_lru", "xa"):
+            self.list_lru_memcg = "xarray"
+        elif has_member(prog, "struct list_lru_node", "memcg_lrus"):
+            self.list_lru_memcg = "array"
+        else:
+            self.list_lru_memcg = None
+        # - v6.13's per-cgroup list_lru locks ("mm/list_lru: split the lock to
+        #   per-cgroup scope", believed) also changed offline: kmemcg_id is
+        #   kept, the lru->xa entry is erased and the lists get nr_items =
+        #   LONG_MIN; before, kmemcg_id was rewritten to the parent's.
+        self.list_lru_dead_marker = has_member(prog, "struct list_lru_one", "lock")
+        # - Deferred THP split queue per memcg (v5.4, "mm: thp: make deferred
+        #   split shrinker memcg aware"); reparented at offline in v6.19
+        #   (reparent_deferred_split_queue); no memcg queue in Debian 7.2.
+        self.memcg_deferred_split = mc_has("deferred_split_queue")
+        self.deferred_split_reparent = _object(prog, "reparent_deferred_split_queue") is not None
 
     def kn_parent_of(self, kn: Object) -> Object:
         """``kn->parent`` (``kn->__parent`` on v6.15+)."""
@@ -168,13 +540,58 @@ class Layout:
         return d
 
     def _facts_pages(self) -> Dict[str, object]:
-        return {}  # [pages-and-slab facts() dict]
+        return {  # [pages-and-slab facts() dict]
+            "page_memcg": self.page_memcg,
+            "compound": self.compound_member,
+            "compound_info_mask": self.compound_info_mask,
+            "page_type_encoding": self.page_type_encoding,
+            "slab_flag": "PG_slab" if self.pg_slab is not None else "page_type",
+            "slab_struct": self.slab_struct,
+            "slab_vector": self.slab_vector,
+            "slab_stride": self.slab_off["stride"] is not None,
+            "slabobj_ext_size": self.slabobj_ext_size,
+            "folio_memcg_is_objcg": self.folio_memcg_is_objcg,
+            "kmem_memcg_is_objcg": self.kmem_memcg_is_objcg,
+            "lru_css_ref_unit": self.lru_css_ref_unit,
+            "kmem_css_refs_per_page": self.kmem_css_refs_per_page,
+            "slab_css_refs_per_object": self.slab_css_refs_per_object,
+        }
 
     def _facts_refs(self) -> Dict[str, object]:
-        return {}  # [refs facts() dict]
+        return {
+            "memcg_id_struct": self.memcg_id_struct,
+            "swap_cgroup": self.swap_cgroup,
+            "has_offline_cgwbs": self.has_offline_cgwbs,
+            "has_cgwb": self.has_cgwb,
+            "memcg_stock": self.memcg_stock,
+            "bpf_map_owner": self.bpf_map_owner,
+            "tcp_listening_hash": self.tcp_listening_hash,
+            "has_sk_memcg": self.has_sk_memcg,
+        }
 
     def _facts_state(self) -> Dict[str, object]:
-        return {}  # [state facts() dict]
+        # [state facts() dict]
+        return {
+            "memcg_id": self.memcg_id_type,
+            "memcg_id_ref": self.memcg_id_ref,
+            "memcg_id_table": None if self.memcg_id_table is None else self.memcg_id_table[0],
+            "page_counter_usage": self.page_counter_usage,
+            "page_counters": list(self.page_counters),
+            "swap_memsw_union": self.swap_memsw_union,
+            "vmstats": self.vmstats,
+            "stats_index": self.stats_index,
+            "lruvec_stats": self.lruvec_stats,
+            "objcg": self.objcg,
+            "orig_objcg": self.orig_objcg,
+            "memcg_params": self.memcg_params,
+            "lru_reparent": self.lru_reparent,
+            "lru_gen": self.lru_gen,
+            "list_lru": self.list_lru_head,
+            "list_lru_memcg": self.list_lru_memcg,
+            "list_lru_dead_marker": self.list_lru_dead_marker,
+            "memcg_deferred_split": self.memcg_deferred_split,
+            "deferred_split_reparent": self.deferred_split_reparent,
+        }
 
     def _facts_common(self) -> Dict[str, object]:
         return {

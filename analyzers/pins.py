@@ -67,9 +67,30 @@ def phrase(pin: Pin) -> str:
     return f"{n} {pin.kind} {unit}" + (f" ({pin.what})" if pin.what else "")
 
 
+def _grouped(pins: List[Pin]) -> List[Pin]:
+    """Pins of one kind added up for the one-line verdict, except page cache, which
+    stays per file (the file is the answer)."""
+    out: List[Pin] = []
+    by_kind = {}
+    for p in pins:
+        if p.kind in ("pagecache", "shmem", "child"):
+            out.append(p)
+        elif p.kind in by_kind:
+            g = by_kind[p.kind]
+            g.count += p.count
+            g.bytes += p.bytes
+            g.css_refs += p.css_refs
+            g.what = ""
+        else:
+            by_kind[p.kind] = Pin(p.kind, p.what, p.count, p.unit, p.bytes, p.css_refs,
+                                  dict(p.detail))
+            out.append(by_kind[p.kind])
+    return sort_pins(out)
+
+
 def verdict(refcnt: Optional[int], pins: List[Pin], shown: int = 2) -> str:
     """The one-line answer to "why is this memcg still here?"."""
-    holding = [p for p in sort_pins(pins) if p.css_refs > 0]
+    holding = [p for p in _grouped(pins) if p.css_refs > 0]
     explained, unexplained = explain(refcnt, pins)
     parts = [phrase(p) for p in holding[:shown]]
     if len(holding) > shown:

@@ -124,6 +124,30 @@ def _zombie_table(zombies: List[Zombie]) -> List[str]:
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
 
 
+# memory.stat names of the stats state.py reads, in the order a reader scans them.
+_STAT_NAMES = (("NR_FILE_PAGES", "file"), ("NR_SHMEM", "shmem"), ("NR_ANON_MAPPED", "anon"),
+               ("NR_FILE_DIRTY", "file_dirty"), ("NR_WRITEBACK", "file_writeback"),
+               ("MEMCG_SWAP", "swap"), ("MEMCG_SOCK", "sock"), ("MEMCG_KMEM", "kernel"),
+               ("NR_SLAB_RECLAIMABLE_B", "slab_reclaimable"),
+               ("NR_SLAB_UNRECLAIMABLE_B", "slab_unreclaimable"), ("MEMCG_PERCPU_B", "percpu"))
+
+
+def _counters(st: Dict) -> List[str]:
+    """Page counters, memcg id and the main memory.stat values, frozen ones marked."""
+    counters = ", ".join(f"{name} {c.get('usage')} pages (max seen {c.get('watermark')})"
+                         for name, c in st.get("counters", {}).items() if c.get("usage") or name == "memory")
+    ident = (f"memcg id {st.get('memcg_id')} ref {st.get('memcg_id_ref')}"
+             + (f", still in {st.get('id_table')}" if st.get("in_id_table") else ""))
+    frozen = set(st.get("frozen", {}).get("frozen", []))
+    stats = []
+    for item, name in _STAT_NAMES:
+        v = st.get("stats", {}).get(item)
+        if v and v.get("bytes"):
+            stats.append(f"{name} {human_bytes(v['bytes'])}" + (" (frozen)" if item in frozen else ""))
+    return [f"  counters: {counters}; {ident}",
+            f"  memory.stat: {', '.join(stats) or 'all zero'}"]
+
+
 def _zombie_detail(z: Zombie) -> List[str]:
     e = z.entry
     lines = [f"{_s(e.path)}  (cgroup id {_s(e.cgroup_id)}, css id {_s(e.css_id)}, "
@@ -143,13 +167,14 @@ def _zombie_detail(z: Zombie) -> List[str]:
     if z.reparenting:
         lines.append("  reparenting:")
         for r in z.reparenting:
-            lines.append(f"    {r.get('mechanism', '?'):<14} {r.get('verdict', '?'):<16} "
-                         f"{r.get('evidence', '') if isinstance(r.get('evidence'), str) else json.dumps(r.get('evidence'))}")
+            lines.append(f"    {r.get('mechanism', '?'):<15} {r.get('verdict', '?'):<19} "
+                         f"{r.get('reason', '')}")
     if z.state:
-        lines.append("  counters: " + json.dumps(z.state, sort_keys=True)[:600])
+        lines += _counters(z.state)
     if z.cost:
-        lines.append(f"  cost: {human_bytes(z.cost.get('total_bytes'))} "
-                     + json.dumps({k: v for k, v in z.cost.items() if k != 'total_bytes'})[:300])
+        parts = ", ".join(f"{p['name']} {human_bytes(p['bytes'])}"
+                          for p in z.cost.get("parts", []))
+        lines.append(f"  cost: {human_bytes(z.cost.get('total_bytes'))} ({parts})")
     return lines
 
 

@@ -30,7 +30,7 @@ def test_json_schema(dump):
     # Zombies are exactly the dying memcgs, largest pinned memory first.
     dying = {m["address"] for m in report["memcgs"] if m["state"] == "dying"}
     assert {z["address"] for z in report["zombies"]} == dying
-    pinned = [z["pinned_bytes"] + z["swap_bytes"] for z in report["zombies"]]
+    pinned = [(z["pinned_bytes"], z["swap_bytes"]) for z in report["zombies"]]
     assert pinned == sorted(pinned, reverse=True)
 
 

@@ -1,0 +1,238 @@
+"""
+What a zombie memcg costs
+-------------------------
+
+The memory held by a dying memcg's own structures, estimated from the type
+sizes in the debug info (not measured from the allocator): the memcg and its
+nodeinfo array, one ``mem_cgroup_per_node`` per node, the per-CPU statistics,
+the separately allocated stats, the css refcount, an obj_cgroup the memcg
+owns, and the removed cgroup with its kernfs node.
+
+kmalloc'ed parts are rounded up to the kmalloc size class (powers of two
+plus 96 and 192; above KMALLOC_MAX_CACHE_SIZE whole pages, power-of-two
+orders); per-CPU parts are size x possible CPUs, not rounded.
+
+    >>> memcg_cost(memcg)["total_bytes"]
+    41216
+"""
+
+from typing import Any, Dict, List, Optional
+
+from drgn import FaultError, Object, Program, TypeKind, sizeof
+from drgn.helpers.linux.cpumask import for_each_possible_cpu
+
+from memcg_zombies.layout import layout
+from memcg_zombies.report import Fault
+from memcg_zombies.state import nodeinfo, page_size
+
+__all__ = ("kmalloc_size", "memcg_cost")
+
+_NOTE = ("estimate from type sizes in the debug info; kmalloc parts rounded up to "
+         "the size class, per-CPU parts = size x possible CPUs")
+
+
+def kmalloc_size(size: int, page: int = 4096) -> int:
+    """The kmalloc size class that serves ``size`` bytes (SLUB, 8-byte minimum)."""
+    if size <= 0:
+        return 0
+    if size <= 8:
+        return 8
+    if 64 < size <= 96:
+        return 96
+    if 128 < size <= 192:
+        return 192
+    if size <= 2 * page:  # KMALLOC_MAX_CACHE_SIZE on SLUB
+        return 1 << (size - 1).bit_length()
+    # Larger requests go to the page allocator: a power-of-two order of pages.
+    pages = -(-size // page)
+    return page << (pages - 1).bit_length()
+
+
+def _size(prog: Program, type_name: str) -> Optional[int]:
+    try:
+        return sizeof(prog.type(type_name))
+    except LookupError:
+        return None
+
+
+def _pointee_size(ptr: Object) -> int:
+    return sizeof(ptr.type_.type)
+
+
+def _flex_tail(obj_type, count: int) -> int:
+    # Bytes of a trailing flexible array member for count elements.
+    t = obj_type
+    while t.kind == TypeKind.TYPEDEF:
+        t = t.type
+    last = t.members[-1]
+    mt = last.type
+    while mt.kind == TypeKind.TYPEDEF:
+        mt = mt.type
+    if mt.kind == TypeKind.ARRAY and not mt.length:
+        return sizeof(mt.type) * count
+    return 0
+
+
+class _Parts:
+    def __init__(self, page: int) -> None:
+        self.page = page
+        self.parts: List[Dict[str, Any]] = []
+
+    def kmalloc(self, name: str, raw: int, count: int = 1, how: str = "") -> None:
+        self.parts.append({"name": name, "raw_bytes": raw * count, "count": count,
+                           "bytes": kmalloc_size(raw, self.page) * count,
+                           "how": how or "kmalloc"})
+
+    def slab(self, name: str, raw: int, how: str) -> None:
+        self.parts.append({"name": name, "raw_bytes": raw, "count": 1, "bytes": raw,
+                           "how": how})
+
+    def percpu(self, name: str, raw: int, cpus: int, count: int = 1) -> None:
+        self.parts.append({"name": name, "raw_bytes": raw * cpus * count, "count": count,
+                           "bytes": raw * cpus * count, "how": f"per-CPU x {cpus}"})
+
+
+def _percpu_ref_parts(parts: _Parts, name: str, ref: Object, cpus: int) -> None:
+    # A live (not exited) percpu_ref: one unsigned long per CPU, and the
+    # separately allocated struct percpu_ref_data since v5.10.
+    lay = layout(ref.prog_)
+    if ref.percpu_count_ptr.value_() & ~3:
+        parts.percpu(f"{name} per-CPU counter", sizeof(ref.prog_.type("unsigned long")), cpus)
+    if lay.percpu_ref_data and ref.data.value_():
+        parts.kmalloc(f"{name} percpu_ref_data", _pointee_size(ref.data))
+
+
+def _percpu_member(parts: _Parts, name: str, obj: Object, member: str, cpus: int) -> None:
+    # A per-CPU allocation hanging off obj.member, when present and allocated.
+    t = obj.type_
+    if t.kind == TypeKind.POINTER:
+        t = t.type
+    if t.has_member(member):
+        ptr = getattr(obj, member)
+        if ptr.value_():
+            parts.percpu(name, _pointee_size(ptr), cpus)
+
+
+def _cgroup_removed(memcg: Object) -> bool:
+    # rmdir kills the cgroup's self css: CSS_ONLINE goes away from its flags.
+    lay = layout(memcg.prog_)
+    return not memcg.css.cgroup.self.flags.value_() & lay.CSS_ONLINE
+
+
+def memcg_cost(memcg: Object, faults: Optional[List[Fault]] = None) -> Dict[str, Any]:
+    """
+    ``{"estimate": True, "note", "nr_cpus", "nr_nodes", "parts": [{"name",
+    "bytes", "raw_bytes", "count", "how"}], "total_bytes", "total_raw_bytes",
+    "cgroup_removed"}``. ``bytes`` is rounded to the allocator's size class,
+    ``raw_bytes`` is the type size. Parts that cannot be read are skipped
+    with a fault.
+    """
+    if faults is None:
+        faults = []
+    prog = memcg.prog_
+    lay = layout(prog)
+    psize = page_size(prog)
+    cpus = sum(1 for _ in for_each_possible_cpu(prog))
+    parts = _Parts(psize)
+    where = f"cost of memcg {memcg.value_():#x}"
+
+    def step(what: str, fn) -> None:
+        try:
+            fn()
+        except (FaultError, LookupError, ValueError, AttributeError, TypeError) as e:
+            faults.append(Fault(where, f"{what}: {e}", memcg.value_()))
+
+    pns: List = []
+
+    def memcg_itself() -> None:
+        nonlocal pns
+        pns = nodeinfo(memcg)
+        nr_nodes = prog["nr_node_ids"].value_()
+        mc = memcg.type_.type
+        # mem_cgroup_alloc(): kzalloc(struct_size(memcg, nodeinfo, nr_node_ids))
+        parts.kmalloc("struct mem_cgroup", sizeof(mc) + _flex_tail(mc, nr_nodes),
+                      how=f"kmalloc, with nodeinfo[{nr_nodes}]" if lay.nodeinfo_flexible
+                      else "kmalloc")
+
+    def per_node() -> None:
+        pn_size = _size(prog, "struct mem_cgroup_per_node")
+        parts.kmalloc("struct mem_cgroup_per_node", pn_size, count=len(pns),
+                      how="kmalloc_node per node")
+        if lay.lruvec_stats == "ptr":
+            parts.kmalloc("struct lruvec_stats", _size(prog, "struct lruvec_stats"),
+                          count=len(pns), how="kmalloc_node per node")
+        for name in ("lruvec_stats_percpu", "lruvec_stat_cpu", "lruvec_stat_local"):
+            if pns and pns[0][1].type_.type.has_member(name):
+                parts.percpu(f"mem_cgroup_per_node.{name}",
+                             _pointee_size(getattr(pns[0][1], name)), cpus, count=len(pns))
+
+    def stats() -> None:
+        for name in ("vmstats_percpu", "vmstats_local"):
+            if memcg.type_.type.has_member(name):
+                parts.percpu(f"mem_cgroup.{name}", _pointee_size(getattr(memcg, name)), cpus)
+        if lay.vmstats == "rstat_ptr":
+            parts.kmalloc("struct memcg_vmstats", _pointee_size(memcg.vmstats))
+        if lay.vmstats == "atomic_stat":
+            parts.percpu("mem_cgroup.stat_cpu", _pointee_size(memcg.stat_cpu), cpus)
+        if lay.vmstats == "percpu":
+            parts.percpu("mem_cgroup.stat", _pointee_size(memcg.stat), cpus)
+
+    def css_ref() -> None:
+        _percpu_ref_parts(parts, "css.refcnt", memcg.css.refcnt, cpus)
+        _percpu_member(parts, "css.rstat_cpu", memcg.css, "rstat_cpu", cpus)
+
+    def own_objcg() -> None:
+        # v6.8+: orig_objcg belongs to the memcg until mem_cgroup_free()
+        # (per node since v7.1). Earlier objcgs live as long as their users.
+        if not lay.orig_objcg:
+            return
+        holders = [pn for _, pn in pns] if lay.objcg == "per_node" else [memcg]
+        size = _size(prog, "struct obj_cgroup")
+        for h in holders:
+            objcg = h.orig_objcg.read_()
+            if objcg:
+                parts.kmalloc("orig_objcg struct obj_cgroup", size)
+                _percpu_ref_parts(parts, "orig_objcg.refcnt", objcg.refcnt, cpus)
+
+    def cgroup() -> None:
+        if not _cgroup_removed(memcg):
+            return
+        cgrp = memcg.css.cgroup
+        ct = cgrp.type_.type
+        # cgroup_create(): kzalloc(struct_size(cgrp, ancestors, level + 1))
+        parts.kmalloc("struct cgroup", sizeof(ct) + _flex_tail(ct, cgrp.level.value_() + 1))
+        _percpu_ref_parts(parts, "cgroup self css.refcnt", cgrp.self.refcnt, cpus)
+        # rstat per-CPU state: on the cgroup up to v6.18, on each css plus
+        # cgroup.rstat_base_cpu since v6.19 (reference section 4).
+        for name in ("rstat_cpu", "rstat_base_cpu"):
+            _percpu_member(parts, f"cgroup.{name}", cgrp, name, cpus)
+        _percpu_member(parts, "cgroup self css.rstat_cpu", cgrp.self, "rstat_cpu", cpus)
+        kn = cgrp.kn.read_()
+        if kn:
+            parts.slab("struct kernfs_node", _pointee_size(kn), "kernfs_node_cache object")
+            # kernfs_new_node(): kstrdup_const(name)
+            parts.kmalloc("kernfs_node name", len(kn.name.string_()) + 1)
+
+    step("struct mem_cgroup", memcg_itself)
+    step("nodeinfo", per_node)
+    step("statistics", stats)
+    step("css.refcnt", css_ref)
+    step("orig_objcg", own_objcg)
+    step("cgroup", cgroup)
+
+    total = sum(p["bytes"] for p in parts.parts)
+    removed = None
+    try:
+        removed = _cgroup_removed(memcg)
+    except FaultError:
+        pass
+    return {
+        "estimate": True,
+        "note": _NOTE,
+        "nr_cpus": cpus,
+        "nr_nodes": len(pns),
+        "cgroup_removed": removed,
+        "parts": parts.parts,
+        "total_bytes": total,
+        "total_raw_bytes": sum(p["raw_bytes"] for p in parts.parts),
+    }

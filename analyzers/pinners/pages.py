@@ -1,0 +1,263 @@
+"""
+Pages charged to a zombie
+-------------------------
+
+Page cache (one pin per file), shmem/tmpfs (per file), anonymous memory, swap
+cache and non-slab kernel pages, from one scan of the memmap
+(:mod:`memcg_zombies.scan`), shared with :mod:`memcg_zombies.pinners.slab`.
+
+A page names its owner in ``memcg_data`` (``mem_cgroup`` before v5.11): a memcg,
+or an objcg for kmem pages since v5.14 and for every folio since v7.1. An objcg
+pins a zombie only while ``objcg->memcg`` is the zombie; after reparenting it
+names an ancestor, and its pages are reported with ``detail["pins"] = False``
+when the original owner is known (``orig_objcg``, v6.8+). css references per
+era come from :class:`memcg_zombies.layout.Layout` (``lru_css_ref_unit``,
+``kmem_css_refs_per_page``).
+"""
+
+from typing import Dict, Iterator, List, Optional, Set, Tuple
+
+from drgn import FaultError, Object, container_of
+
+from memcg_zombies.layout import has_member
+from memcg_zombies.pinners import Context, Pin, pinner
+from memcg_zombies.scan import PageScan, scan_pages
+
+__all__ = ("page_scan", "objcg_owners", "owner_of", "inode_path")
+
+#: Bound on objcg_list steps per list: a dying memcg's head is stale on
+#: v6.1/v6.12 (reference §9), so no walk may trust it to come back.
+_MAX_LIST = 100000
+_MAX_DEPTH = 4096
+
+_KIND = {"file": "pagecache", "shmem": "shmem", "anon": "anon", "swapcache": "swapcache",
+         "kmem": "kmem"}
+_LABEL = {"anon": "anonymous memory", "swapcache": "swap cache",
+          "kmem": "kernel pages (vmalloc, stacks, page tables, pipes)"}
+
+
+def _read_objcg_memcg(prog, objcg: int) -> int:
+    return Object(prog, "struct obj_cgroup *", objcg).memcg.value_()
+
+
+def _objcg_list(ctx: Context, head: Object, owner: int, found: Dict[int, Tuple[int, int]],
+                where: str) -> None:
+    # Reparented objcgs of dead descendants sit on the nearest live
+    # ancestor's list with ->memcg == that ancestor; entries naming another
+    # memcg come from a stale head and are not this list's.
+    prog = ctx.prog
+    try:
+        head_addr = head.address_of_().value_()
+        pos = head.next.value_()
+    except FaultError as e:
+        ctx.fault(where, e)
+        return
+    seen: Set[int] = set()
+    while pos != head_addr:
+        if not pos or pos in seen or len(seen) >= _MAX_LIST:
+            return  # stale or broken: what was found so far stands
+        seen.add(pos)
+        try:
+            objcg = container_of(Object(prog, "struct list_head *", pos),
+                                 "struct obj_cgroup", "list")
+            memcg = objcg.memcg.value_()
+            nxt = Object(prog, "struct list_head *", pos).next.value_()
+        except FaultError:
+            return
+        if memcg == owner:
+            found.setdefault(objcg.value_(), (memcg, 0))
+        pos = nxt
+
+
+def _compute_objcg_owners(ctx: Context) -> Dict[int, Tuple[int, int]]:
+    prog = ctx.prog
+    found: Dict[int, Tuple[int, int]] = {}
+    # memcg->objcg (v5.9, bf4f059954dc), memcg->orig_objcg (v6.8,
+    # 675d6c9b59e3), both per node in mem_cgroup_per_node since v7.1.
+    fields = [f for f in ("objcg", "orig_objcg") if has_member(prog, "struct mem_cgroup", f)]
+    node_fields = [f for f in ("objcg", "orig_objcg")
+                   if has_member(prog, "struct mem_cgroup_per_node", f)]
+    has_list = has_member(prog, "struct mem_cgroup", "objcg_list")
+    node_list = has_member(prog, "struct mem_cgroup_per_node", "objcg_list")
+    if not (fields or node_fields):
+        return found  # before v5.9: no objcgs
+    try:
+        nr_nodes = prog["nr_node_ids"].value_()
+    except (LookupError, FaultError):
+        nr_nodes = 1
+    for addr, memcg in ctx.memcgs.items():
+        where = f"objcgs of memcg {addr:#x}"
+        try:
+            nodes = ([memcg.nodeinfo[n].read_() for n in range(nr_nodes)]
+                     if node_fields or node_list else [])
+            pairs = [(memcg, f) for f in fields] + [(pn, f) for pn in nodes for f in node_fields]
+            for holder, f in pairs:
+                objcg = getattr(holder, f).value_()
+                if objcg:
+                    found[objcg] = (_read_objcg_memcg(prog, objcg), addr)
+            # Offlining splices a memcg's objcg_list into its parent's and
+            # (v5.15+) leaves the head stale, so only online lists are walked.
+            if memcg.css.flags.value_() & ctx.layout.CSS_ONLINE:
+                if has_list:
+                    _objcg_list(ctx, memcg.objcg_list, addr, found, where)
+                for pn in nodes if node_list else ():
+                    _objcg_list(ctx, pn.objcg_list, addr, found, where)
+        except FaultError as e:
+            ctx.fault(where, e, addr)
+    return found
+
+
+def objcg_owners(ctx: Context) -> Dict[int, Tuple[int, int]]:
+    """
+    objcg address -> (memcg it charges now, memcg it was created for or 0),
+    over every memcg, dying ones included.
+    """
+    return ctx.cached("objcg_owners", lambda: _compute_objcg_owners(ctx))
+
+
+def _compute_scan(ctx: Context) -> Optional[PageScan]:
+    interest = set(ctx.zombies)
+    for objcg, (now, orig) in objcg_owners(ctx).items():
+        if now in ctx.zombies or orig in ctx.zombies:
+            interest.add(objcg)
+    try:
+        scan = scan_pages(ctx.prog, interest, engine=ctx.scanner or "python")
+    except ValueError as e:
+        ctx.fault("page scan", e)
+        return None
+    for start, end, error in scan.read_errors:
+        ctx.fault(f"memmap pfns {start:#x}-{end:#x}", error)
+    for where, error, address in scan.faults:
+        ctx.fault(where, error, address)
+    return scan
+
+
+def page_scan(ctx: Context) -> Optional[PageScan]:
+    """The memmap scan for ``ctx.zombies`` (once per context), or None."""
+    return ctx.cached("pagescan", lambda: _compute_scan(ctx))
+
+
+def owner_of(ctx: Context, owner: int) -> Optional[Tuple[int, bool, str]]:
+    """
+    Which zombie a page/object owner address belongs to: (zombie, pins, via)
+    with via "memcg" or "objcg", and pins False when the objcg has been
+    reparented away from the zombie. None when it is no zombie's.
+    """
+    if owner in ctx.zombies:
+        return owner, True, "memcg"
+    objcgs = objcg_owners(ctx)
+    entry = objcgs.get(owner)
+    if entry is None and owner not in ctx.memcgs:
+        # An objcg not reachable from any memcg (its creator was freed).
+        try:
+            entry = (_read_objcg_memcg(ctx.prog, owner), 0)
+        except FaultError:
+            entry = (0, 0)
+        objcgs[owner] = entry
+    if entry is None:
+        return None
+    now, orig = entry
+    if now in ctx.zombies:
+        return now, True, "objcg"
+    if orig in ctx.zombies:
+        return orig, False, "objcg"
+    return None
+
+
+def _dentry_name(dentry: Object) -> bytes:
+    return dentry.d_name.name.string_()
+
+
+def inode_path(inode: Object) -> Optional[str]:
+    """Path of an inode within its filesystem, from its first dentry alias."""
+    prog = inode.prog_
+    first = inode.i_dentry.first.read_()
+    if not first:
+        return None
+    member = "d_u.d_alias" if has_member(prog, "struct dentry", "d_u") else "d_alias"
+    dentry = container_of(first, "struct dentry", member)
+    names: List[bytes] = []
+    for _ in range(_MAX_DEPTH):
+        parent = dentry.d_parent.read_()
+        if parent.value_() == dentry.value_():
+            break
+        names.append(_dentry_name(dentry))
+        dentry = parent
+    return "/" + "/".join(n.decode(errors="backslashreplace") for n in reversed(names))
+
+
+def _file_of(ctx: Context, mapping: int) -> Tuple[str, Dict[str, object]]:
+    try:
+        host = Object(ctx.prog, "struct address_space *", mapping).host.read_()
+        fs = host.i_sb.s_type.name.string_().decode(errors="replace")
+        ino = host.i_ino.value_()
+        path = inode_path(host)
+    except FaultError as e:
+        ctx.fault(f"address_space {mapping:#x}", e, mapping)
+        return f"address_space {mapping:#x}", {"mapping": hex(mapping)}
+    label = path if path is not None else f"<unlinked inode {ino}>"
+    return f"{label} ({fs})", {"inode": hex(host.value_()), "ino": ino, "fs": fs,
+                               "path": path, "mapping": hex(mapping)}
+
+
+def _css_refs(ctx: Context, cls: str, via: str, pages: int, folios: int) -> int:
+    lay = ctx.layout
+    if via != "memcg":
+        return 0  # an objcg reference, not a css one
+    if cls == "kmem":
+        return pages * lay.kmem_css_refs_per_page
+    unit = lay.lru_css_ref_unit
+    return folios if unit == "folio" else pages if unit == "page" else 0
+
+
+def _reparented(ctx: Context, owner: int, pin: Pin) -> Pin:
+    # Charged to the zombie once; its objcg now charges an ancestor, so
+    # these pages keep the ancestor's counters up, not the zombie alive.
+    now = objcg_owners(ctx).get(owner, (0, 0))[0]
+    pin.detail.update({"pins": False, "reparented_to": hex(now) if now else None,
+                       "page_bytes": pin.bytes})
+    pin.what += " [reparented]"
+    pin.bytes = 0
+    pin.css_refs = 0
+    return pin
+
+
+def _pins_of(ctx: Context, scan: PageScan, owner: int, cls: str, pages: int,
+             pins: bool, via: str, page_size: int) -> Iterator[Pin]:
+    folios = scan.folios_by_owner.get((owner, cls), 0)
+    base = {"charged_via": via, "objcg" if via == "objcg" else "memcg": hex(owner)}
+    rest, rest_folios = pages, folios
+    if cls in ("file", "shmem"):
+        for mapping, c in sorted(scan.by_mapping.get(owner, {}).items(),
+                                 key=lambda kv: -kv[1].pages):
+            if scan.mapping_class.get(mapping) != cls:
+                continue
+            what, detail = _file_of(ctx, mapping)
+            detail.update(base, dirty=c.dirty, writeback=c.writeback, folios=c.folios)
+            rest -= c.pages
+            rest_folios -= c.folios
+            pin = Pin(_KIND[cls], what, c.pages, "pages", c.pages * page_size,
+                      _css_refs(ctx, cls, via, c.pages, c.folios), detail)
+            yield pin if pins else _reparented(ctx, owner, pin)
+    if rest > 0:
+        what = _LABEL.get(cls, f"{cls} pages of unknown files")
+        pin = Pin(_KIND[cls], what, rest, "pages", rest * page_size,
+                  _css_refs(ctx, cls, via, rest, rest_folios), dict(base, folios=rest_folios))
+        yield pin if pins else _reparented(ctx, owner, pin)
+
+
+@pinner("pages")
+def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
+    scan = page_scan(ctx)
+    if scan is None:
+        return
+    page_size = ctx.prog["PAGE_SIZE"].value_()
+    for (owner, cls), pages in sorted(scan.by_owner.items()):
+        if not owner or cls not in _KIND:
+            continue
+        who = owner_of(ctx, owner)
+        if who is None:
+            continue
+        zombie, pins, via = who
+        for pin in _pins_of(ctx, scan, owner, cls, pages, pins, via, page_size):
+            yield zombie, pin

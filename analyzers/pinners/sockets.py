@@ -1,0 +1,214 @@
+"""
+Sockets charged to a dying memcg
+--------------------------------
+
+mem_cgroup_sk_alloc() sets ``sk->sk_memcg`` with css_tryget(), for sockets
+created in the cgroup and for sockets accepted from a listener there; the ref
+is dropped only when the socket is destructed (mem_cgroup_sk_free). So an
+open TCP connection keeps its memcg dying after the process moved away, and
+its queued data stays charged to it (skmem).
+
+Covered: TCP sockets in the hash tables of every inet_hashinfo (the global
+``tcp_hashinfo`` and per-netns ehash tables, v6.1 d1e5e6408b30 "tcp:
+Introduce optional per-netns ehash"): established (``ehash``, includes
+accepted sockets) and listening (``listening_hash`` before v5.19,
+``lhash2`` after, cae3873c5b3a). Needs CONFIG_MEMCG (``sk_memcg``) and
+CONFIG_INET.
+
+Not covered: sockets in no lookup table (TCP bound but not listening or
+connected, TCP closed but still referenced by a file), UDP, UNIX, raw, SCTP,
+netlink and MPTCP sockets. Finding those means walking files of every task or
+the sock slab caches.
+"""
+
+import socket
+from typing import Dict, Iterator, Set, Tuple
+
+from drgn import FaultError, Object, offsetof
+from drgn.helpers.linux.net import for_each_net
+
+from memcg_zombies.pinners import Context, Pin, pinner
+
+__all__ = ("tcp_sockets", "sock_memcg")
+
+#: Sockets per hash chain before the walk is called corrupt: a chain is a
+#: handful of sockets (the hash is sized to the socket count).
+_MAX_CHAIN = 1 << 16
+#: Buckets examined per table (ehash is at most a few million buckets).
+_MAX_BUCKETS = 1 << 26
+
+# include/net/tcp_states.h, unchanged since v2.6.
+_TCP_STATES = ("", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
+               "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
+               "NEW_SYN_RECV")
+_TCP_TIME_WAIT = 6
+_TCP_NEW_SYN_RECV = 12
+
+
+def sock_memcg(sk: Object) -> int:
+    """Address of ``sk->sk_memcg``. Low bits masked: v6.18 started storing
+    flags (SK_MEMCG_SOCK_ISOLATED) in bit 0 of the pointer."""
+    return sk.sk_memcg.value_() & ~3
+
+
+def _hashinfos(ctx: Context) -> Iterator[Object]:
+    prog = ctx.prog
+    seen: Set[int] = set()
+    try:
+        hi = prog["tcp_hashinfo"].address_of_()
+        seen.add(hi.value_())
+        yield hi
+    except KeyError:
+        return  # !CONFIG_INET
+    try:
+        for net in for_each_net(prog):
+            # net->ipv4.tcp_death_row is a struct before v6.1's per-netns
+            # ehash and a pointer after; "." works on both in drgn.
+            hi = net.ipv4.tcp_death_row.hashinfo.read_()
+            if hi and hi.value_() not in seen:
+                seen.add(hi.value_())
+                yield hi
+    except (FaultError, AttributeError) as e:
+        ctx.fault("per-netns TCP hash tables", e)
+
+
+def _heads(ctx: Context, where: str, base: int, count: int, stride: int,
+           offset: int) -> Iterator[int]:
+    # First-node pointers of count buckets, read in bulk; the hash arrays are
+    # large and mostly empty.
+    psz = ctx.prog.type("void *").size
+    count = min(count, _MAX_BUCKETS)
+    chunk = max(1, (1 << 16) // stride)
+    for first in range(0, count, chunk):
+        n = min(chunk, count - first)
+        try:
+            raw = ctx.prog.read(base + first * stride, n * stride)
+        except FaultError as e:
+            ctx.fault(where, e, base + first * stride)
+            continue
+        for i in range(n):
+            start = i * stride + offset
+            yield int.from_bytes(raw[start:start + psz], "little")
+
+
+def _chain(ctx: Context, where: str, pos: int) -> Iterator[int]:
+    # An hlist or hlist_nulls chain: ends at NULL or at a nulls marker (bit 0).
+    prog = ctx.prog
+    seen: Set[int] = set()
+    while pos and not pos & 1:
+        if pos in seen or len(seen) >= _MAX_CHAIN:
+            ctx.fault(where, "hash chain cycle or too long", pos)
+            return
+        seen.add(pos)
+        try:
+            following = Object(prog, "struct hlist_nulls_node *", pos).next.value_()
+        except FaultError as e:
+            ctx.fault(where, e, pos)
+            return
+        yield pos
+        pos = following
+
+
+def _hashed_socks(ctx: Context, hi: Object) -> Iterator[Object]:
+    prog = ctx.prog
+    sock = prog.type("struct sock")
+    node_off = offsetof(sock, "__sk_common.skc_nulls_node")
+    where = f"inet_hashinfo {hi.value_():#x}"
+    tables = []
+    ehash = prog.type("struct inet_ehash_bucket")
+    tables.append(("ehash", hi.ehash.value_(), hi.ehash_mask.value_() + 1, ehash.size,
+                   offsetof(ehash, "chain")))
+    lbucket = prog.type("struct inet_listen_hashbucket")
+    # Both bucket kinds start their chain with one pointer, as hlist_head
+    # (.first) or hlist_nulls_head (.first); TCP links sk_nulls_node (same
+    # offset as sk_node).
+    head_off = offsetof(lbucket, "nulls_head")
+    if ctx.layout.tcp_listening_hash:
+        listening = hi.listening_hash
+        tables.append(("listening_hash", listening.address_of_().value_(), len(listening),
+                       lbucket.size, head_off))
+    elif hi.lhash2.value_():
+        tables.append(("lhash2", hi.lhash2.value_(), hi.lhash2_mask.value_() + 1,
+                       lbucket.size, head_off))
+    for name, base, count, stride, offset in tables:
+        if not base:
+            continue
+        for head in _heads(ctx, f"{where}.{name}", base, count, stride, offset):
+            for node in _chain(ctx, f"{where}.{name}", head):
+                yield Object(prog, "struct sock *", node - node_off)
+
+
+def tcp_sockets(ctx: Context) -> Iterator[Object]:
+    """Every TCP socket in the established and listening hash tables (each
+    once; per-netns ehash tables share the listening table)."""
+    seen: Set[int] = set()
+    for hi in _hashinfos(ctx):
+        try:
+            for sk in _hashed_socks(ctx, hi):
+                if sk.value_() not in seen:
+                    seen.add(sk.value_())
+                    yield sk
+        except FaultError as e:
+            ctx.fault(f"inet_hashinfo {hi.value_():#x}", e, hi.value_())
+
+
+def _addr(sk: Object, family: int, v6: str, v4: str) -> str:
+    common = sk.__sk_common
+    if family == socket.AF_INET6:
+        raw = _u8s_bytes(getattr(common, v6).in6_u.u6_addr8)
+        return "[" + socket.inet_ntop(socket.AF_INET6, raw) + "]"
+    raw = getattr(common, v4).value_().to_bytes(4, "little")  # __be32 read as LE int
+    return socket.inet_ntop(socket.AF_INET, raw)
+
+
+def _u8s_bytes(u8s: Object) -> bytes:
+    return bytes(b.value_() for b in u8s)
+
+
+def _describe(sk: Object, state: int) -> str:
+    common = sk.__sk_common
+    family = common.skc_family.value_()
+    name = _TCP_STATES[state] if 0 < state < len(_TCP_STATES) else f"state {state}"
+    local = f"{_addr(sk, family, 'skc_v6_rcv_saddr', 'skc_rcv_saddr')}:{common.skc_num.value_()}"
+    if state == 10:  # LISTEN
+        return f"TCP {local} ({name})"
+    dport = socket.ntohs(common.skc_dport.value_())
+    remote = f"{_addr(sk, family, 'skc_v6_daddr', 'skc_daddr')}:{dport}"
+    return f"TCP {local} -> {remote} ({name})"
+
+
+def _skmem(sk: Object) -> Dict[str, int]:
+    # sk_rmem_alloc is #define sk_backlog.rmem_alloc.
+    mem = {}
+    for key, get in (("forward_alloc", lambda: sk.sk_forward_alloc.value_()),
+                     ("rmem_alloc", lambda: sk.sk_backlog.rmem_alloc.counter.value_()),
+                     ("wmem_queued", lambda: sk.sk_wmem_queued.value_())):
+        try:
+            mem[key] = get()
+        except (FaultError, AttributeError):
+            pass
+    return mem
+
+
+@pinner("sockets")
+def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
+    if not ctx.layout.has_sk_memcg or not ctx.zombies:
+        return  # !CONFIG_MEMCG: sockets hold no memcg
+    for sk in tcp_sockets(ctx):
+        try:
+            state = sk.__sk_common.skc_state.value_()
+            # Timewait and request socks are not full sockets: no sk_memcg.
+            if state in (_TCP_TIME_WAIT, _TCP_NEW_SYN_RECV):
+                continue
+            memcg = sock_memcg(sk)
+            if memcg not in ctx.zombies:
+                continue
+            what = _describe(sk, state)
+        except FaultError as e:
+            ctx.fault(f"sock {sk.value_():#x}", e, sk.value_())
+            continue
+        mem = _skmem(sk)
+        yield memcg, Pin("socket", what, 1, "objects",
+                         bytes=max(0, sum(mem.values())), css_refs=1,
+                         detail={"sock": hex(sk.value_()), "state": _TCP_STATES[state]
+                                 if state < len(_TCP_STATES) else state, **mem})

@@ -1,0 +1,460 @@
+"""
+Reparenting verdicts
+--------------------
+
+At offline the kernel hands some of a memcg's charges to its parent
+(reference sections 0, 2, 3, 5). For one dying memcg, :func:`memcg_reparenting`
+returns one :class:`Verdict` per mechanism:
+
+- ``kmem_caches``: per-memcg slab caches moved to the parent (v5.3..v5.8)
+- ``objcg``: the memcg's obj_cgroup(s) now point to an ancestor (v5.9+;
+  per node since v7.1)
+- ``list_lru``: the memcg's list_lru lists spliced into the parent's
+- ``lru_folios``: LRU folios spliced into the parent's lruvec (v7.1+)
+- ``deferred_split``: the THP deferred split queue moved (v6.19+)
+
+Verdicts are "reparented", "not reparented", "partial", "not in this kernel"
+or "unknown", each with a reason and evidence (addresses as hex strings).
+Every list walk is bounded; a dying memcg's own ``objcg_list`` head is never
+walked (it is stale on 6.1/6.12: reference section 9).
+"""
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional
+
+from drgn import FaultError, Object, Program, container_of
+from drgn.helpers.linux.xarray import xa_load
+
+from memcg_zombies.layout import layout
+from memcg_zombies.percpu_ref import percpu_ref_read
+from memcg_zombies.report import Fault
+from memcg_zombies.state import memcg_private_id, nodeinfo
+
+__all__ = (
+    "REPARENTED",
+    "NOT_REPARENTED",
+    "PARTIAL",
+    "NOT_IN_KERNEL",
+    "UNKNOWN",
+    "Verdict",
+    "memcg_reparenting",
+    "nearest_online_ancestor",
+    "kmem_caches_verdict",
+    "objcg_verdict",
+    "list_lru_verdict",
+    "lru_folios_verdict",
+    "deferred_split_verdict",
+)
+
+REPARENTED = "reparented"
+NOT_REPARENTED = "not reparented"
+PARTIAL = "partial"
+NOT_IN_KERNEL = "not in this kernel"
+UNKNOWN = "unknown"
+
+#: Default bound on list steps in one walk.
+MAX_STEPS = 100000
+#: At most this many addresses are listed in evidence.
+MAX_LISTED = 16
+
+
+@dataclass
+class Verdict:
+    mechanism: str
+    verdict: str
+    reason: str
+    evidence: Dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def _hex(value: int) -> str:
+    return hex(value)
+
+
+def _walk(head: Object, max_steps: int, where: str, faults: List[Fault]) -> List[int]:
+    # Addresses of the list_head nodes of the list at head (a struct
+    # list_head *), stopping at the head, a repeat, NULL or max_steps.
+    prog = head.prog_
+    start = head.value_()
+    out: List[int] = []
+    seen = set()
+    pos = head.next.value_()
+    while pos != start:
+        if not pos or pos in seen:
+            faults.append(Fault(where, "list cycle not through head" if pos else "NULL next",
+                                pos or None))
+            break
+        if len(out) >= max_steps:
+            faults.append(Fault(where, f"walk bound {max_steps} reached, list truncated", pos))
+            break
+        seen.add(pos)
+        out.append(pos)
+        pos = Object(prog, "struct list_head *", pos).next.value_()
+    return out
+
+
+def _list_empty(head: Object) -> bool:
+    return head.next.value_() == head.address_of_().value_()
+
+
+def _poisoned(head: Object) -> bool:
+    # LIST_POISON1/2 are POISON_POINTER_DELTA + 0x100 / + 0x122 (the delta
+    # is per architecture, 0xdead000000000000 on x86-64).
+    nxt, prev = head.next.value_(), head.prev.value_()
+    return (nxt & 0xFFF) == 0x100 and prev == nxt + 0x22
+
+
+def nearest_online_ancestor(memcg: Object) -> Optional[Object]:
+    """The closest ancestor whose css is CSS_ONLINE (bounded walk), or None."""
+    lay = layout(memcg.prog_)
+    css = memcg.css.parent.read_()
+    for _ in range(4096):
+        if not css:
+            return None
+        if css.flags.value_() & lay.CSS_ONLINE:
+            return container_of(css, "struct mem_cgroup", "css")
+        css = css.parent.read_()
+    return None
+
+
+def _ancestor(memcg: Object) -> Optional[Object]:
+    try:
+        return nearest_online_ancestor(memcg)
+    except FaultError:
+        return None
+
+
+# -- (a) per-memcg kmem caches, v5.3..v5.8 ---------------------------------
+
+
+def kmem_caches_verdict(memcg: Object, faults: List[Fault],
+                        max_steps: int = MAX_STEPS) -> Verdict:
+    """
+    v5.3..v5.8: memcg_deactivate_kmem_caches() moved the memcg's caches onto
+    the parent's ``kmem_caches`` list and set ``memcg_params.memcg`` to the
+    parent. The caches still carry the dead memcg's css serial number in
+    their name, "root(serial:cgroup)".
+    """
+    prog = memcg.prog_
+    lay = layout(prog)
+    mech = "kmem_caches"
+    if not lay.memcg_params:
+        return Verdict(mech, NOT_IN_KERNEL, "struct kmem_cache has no memcg_params "
+                       "(one set of caches for everyone since v5.9, or no kmem accounting)")
+    params = prog.type("struct kmem_cache").member("memcg_params").type
+    if not params.has_member("refcnt") or not memcg.type_.type.has_member("kmem_caches"):
+        # v4.x: caches are only deactivated, never moved (era A).
+        return Verdict(mech, NOT_IN_KERNEL, "per-memcg caches are not reparented before "
+                       "v5.3 (memcg_params has no refcnt); they drain and are destroyed at css_free")
+    where = f"kmem_caches of memcg {memcg.value_():#x}"
+    serial = memcg.css.serial_nr.value_()
+    own = _walk(memcg.kmem_caches.address_of_(), max_steps, where, faults)
+    ev: Dict[str, Any] = {"own_caches": len(own), "serial_nr": serial}
+    anc = _ancestor(memcg)
+    moved: List[int] = []
+    if anc is not None:
+        ev["ancestor"] = _hex(anc.value_())
+        tag = f"({serial}:".encode()
+        for pos in _walk(anc.kmem_caches.address_of_(), max_steps,
+                         f"kmem_caches of memcg {anc.value_():#x}", faults):
+            s = container_of(Object(prog, "struct list_head *", pos), "struct kmem_cache",
+                             "memcg_params.kmem_caches_node")
+            if tag in s.name.string_():
+                moved.append(s.value_())
+        ev["caches_on_ancestor"] = len(moved)
+        ev["caches_on_ancestor_listed"] = [_hex(a) for a in moved[:MAX_LISTED]]
+    if own:
+        return Verdict(mech, NOT_REPARENTED, f"{len(own)} caches still on the memcg's own list", ev)
+    return Verdict(mech, REPARENTED, f"own kmem_caches list empty; {len(moved)} of its "
+                   "caches found on the nearest online ancestor's list", ev)
+
+
+# -- (b) obj_cgroup, v5.9+ --------------------------------------------------
+
+
+def _objcg_info(objcg: Object) -> Dict[str, Any]:
+    ref = percpu_ref_read(objcg.refcnt)
+    return {"address": _hex(objcg.value_()), "memcg": _hex(objcg.memcg.value_()),
+            "refcnt": ref.count, "dead": ref.dead}
+
+
+def _objcgs_on(ancestor: Object, objcg_list: Object, max_steps: int,
+               faults: List[Fault]) -> Dict[str, Any]:
+    # The objcgs spliced onto a live ancestor's list: they all point to it.
+    prog = ancestor.prog_
+    where = f"objcg_list of memcg {ancestor.value_():#x}"
+    nodes = _walk(objcg_list.address_of_(), max_steps, where, faults)
+    addrs = []
+    pointing = dead = 0
+    for pos in nodes:
+        objcg = container_of(Object(prog, "struct list_head *", pos), "struct obj_cgroup", "list")
+        addrs.append(objcg.value_())
+        try:
+            if objcg.memcg.value_() == ancestor.value_():
+                pointing += 1
+            if percpu_ref_read(objcg.refcnt, sum_percpu=False).dead:
+                dead += 1
+        except FaultError as e:
+            faults.append(Fault(where, str(e), objcg.value_()))
+    return {"count": len(addrs), "pointing_to_ancestor": pointing, "dead": dead,
+            "listed": [_hex(a) for a in addrs[:MAX_LISTED]], "addresses": addrs}
+
+
+def objcg_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS) -> Verdict:
+    """
+    v5.9..v7.0: memcg_reparent_objcgs() set ``memcg->objcg`` to NULL, pointed
+    every objcg on the memcg's list at the parent and spliced them onto the
+    parent's ``objcg_list``; objcgs end up on the nearest online ancestor.
+    v6.8+ keeps ``orig_objcg``, whose ``memcg`` then is that ancestor. v7.1
+    does the same per node (``nodeinfo[n]->objcg/orig_objcg``).
+    """
+    lay = layout(memcg.prog_)
+    mech = "objcg"
+    if lay.objcg is None:
+        return Verdict(mech, NOT_IN_KERNEL, "no obj_cgroup in this kernel (before v5.9)")
+    anc = _ancestor(memcg)
+    ev: Dict[str, Any] = {"ancestor": None if anc is None else _hex(anc.value_())}
+    me = memcg.value_()
+
+    if lay.objcg == "per_node":
+        holders = [(f"node{nid}", pn) for nid, pn in nodeinfo(memcg)]
+        anc_lists = [] if anc is None else [pn for _, pn in nodeinfo(anc)]
+    else:
+        holders = [("memcg", memcg)]
+        anc_lists = [] if anc is None else [anc]
+
+    done = 0
+    per: Dict[str, Any] = {}
+    for name, h in holders:
+        objcg = h.objcg.read_()
+        d: Dict[str, Any] = {"objcg": _hex(objcg.value_())}
+        ok = not objcg
+        if lay.orig_objcg:
+            orig = h.orig_objcg.read_()
+            if orig:
+                info = _objcg_info(orig)
+                d["orig_objcg"] = info
+                d["orig_points_to_ancestor"] = (
+                    anc is not None and orig.memcg.value_() == anc.value_())
+                ok = ok and orig.memcg.value_() != me
+            else:
+                d["orig_objcg"] = None
+        per[name] = d
+        done += ok
+    ev["holders"] = per
+
+    # Objcgs now owned by the ancestor: from its list (the dying memcg's own
+    # head is stale after the splice, so never walk it).
+    if anc_lists:
+        total = {"count": 0, "pointing_to_ancestor": 0, "dead": 0, "listed": []}
+        mine = set()
+        for h in anc_lists:
+            got = _objcgs_on(anc, h.objcg_list, max_steps, faults)
+            for k in ("count", "pointing_to_ancestor", "dead"):
+                total[k] += got[k]
+            total["listed"] += got["listed"]
+            mine.update(got["addresses"])
+        total["listed"] = total["listed"][:MAX_LISTED]
+        if lay.orig_objcg:
+            origs = [int(d["orig_objcg"]["address"], 16) for d in per.values()
+                     if d.get("orig_objcg")]
+            total["orig_objcg_on_ancestor_list"] = sum(a in mine for a in origs)
+        ev["ancestor_objcg_list"] = total
+
+    n = len(holders)
+    if done == n:
+        how = "objcg NULL" + (", orig_objcg->memcg is an ancestor" if lay.orig_objcg else "")
+        return Verdict(mech, REPARENTED, f"{how} ({n} holder{'s' if n > 1 else ''})", ev)
+    if done == 0:
+        return Verdict(mech, NOT_REPARENTED, "objcg still attached to the memcg "
+                       "(offline not finished?)", ev)
+    return Verdict(mech, PARTIAL, f"{done} of {n} nodes reparented", ev)
+
+
+# -- (c) list_lru ---------------------------------------------------------
+
+
+def _memcg_lrus(prog: Program, max_steps: int, faults: List[Fault]) -> List[Object]:
+    lay = layout(prog)
+    head = prog[lay.list_lru_head].address_of_()
+    out = []
+    for pos in _walk(head, max_steps, lay.list_lru_head, faults):
+        lru = container_of(Object(prog, "struct list_head *", pos), "struct list_lru", "list")
+        try:
+            # memcg_aware is absent when no lru can be memcg aware.
+            if not lru.type_.type.has_member("memcg_aware") or lru.memcg_aware.value_():
+                out.append(lru)
+        except FaultError as e:
+            faults.append(Fault(lay.list_lru_head, str(e), lru.value_()))
+    return out
+
+
+def _long_min(prog: Program) -> int:
+    return -(1 << (prog.type("long").size * 8 - 1))
+
+
+def list_lru_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS) -> Verdict:
+    """
+    Up to v6.12 offline rewrote ``kmemcg_id`` of the memcg and its
+    descendants to the parent's and spliced the lists (v6.1+: and erased the
+    ``lru->xa`` entry of the old id); from v6.13 ``kmemcg_id`` is kept, the
+    xa entry is erased and the lists are marked ``nr_items = LONG_MIN``.
+    The global list of memcg-aware lrus is checked entry by entry where the
+    old index is known.
+    """
+    prog = memcg.prog_
+    lay = layout(prog)
+    mech = "list_lru"
+    if lay.list_lru_head is None or not memcg.type_.type.has_member("kmemcg_id"):
+        return Verdict(mech, NOT_IN_KERNEL, "no memcg-aware list_lru (CONFIG_MEMCG_KMEM off?)")
+    kid = memcg.kmemcg_id.value_()
+    anc = _ancestor(memcg)
+    anc_kid = None if anc is None else anc.kmemcg_id.value_()
+    ident = memcg_private_id(memcg)
+    lrus = _memcg_lrus(prog, max_steps, faults)
+    ev: Dict[str, Any] = {"kmemcg_id": kid, "ancestor_kmemcg_id": anc_kid,
+                          "memcg_id": ident["id"], "memcg_aware_lrus": len(lrus),
+                          "era": "dead marker (v6.13+)" if lay.list_lru_dead_marker
+                          else "kmemcg_id rewritten"}
+
+    if lay.list_lru_dead_marker:
+        # kmemcg_id is the memcg's own index; it may have been reused if
+        # the id was freed and taken by a new memcg.
+        index = kid
+        if ident["id"] != kid and _id_reused(prog, kid, memcg):
+            return Verdict(mech, UNKNOWN, f"kmemcg_id {kid} was reused by another memcg", ev)
+    else:
+        if kid != anc_kid and kid >= 0:
+            if memcg.type_.type.has_member("kmem_state"):
+                ev["kmem_state"] = memcg.kmem_state.value_()
+            return Verdict(mech, NOT_REPARENTED if anc_kid is not None else UNKNOWN,
+                           "kmemcg_id is not the nearest online ancestor's", ev)
+        # The old index is still known only while the memcg id lives.
+        index = ident["id"] if ident["id"] else None
+
+    if index is None or lay.list_lru_memcg != "xarray":
+        return Verdict(mech, REPARENTED, "kmemcg_id rewritten to the nearest online "
+                       "ancestor's (the old index is gone, lists not checked one by one)", ev)
+
+    live, dead_marked = [], 0
+    for lru in lrus:
+        try:
+            mlru = xa_load(lru.xa.address_of_(), index)
+            if not mlru:
+                continue
+            mlru = Object(prog, "struct list_lru_memcg *", mlru.value_())
+            nodes = [mlru.node[nid] for nid, _ in nodeinfo(memcg)]
+            if nodes and all(n.nr_items.value_() == _long_min(prog) for n in nodes):
+                dead_marked += 1
+            else:
+                live.append(lru.value_())
+        except FaultError as e:
+            faults.append(Fault(f"list_lru {lru.value_():#x}", str(e), lru.value_()))
+    ev.update(index=index, lrus_with_entry=len(live), lrus_dead_marked=dead_marked,
+              listed=[_hex(a) for a in live[:MAX_LISTED]])
+    if not live:
+        return Verdict(mech, REPARENTED, f"no list_lru keeps an entry for index {index}"
+                       + ("" if lay.list_lru_dead_marker else "; kmemcg_id is the ancestor's"), ev)
+    if len(live) == len(lrus):
+        return Verdict(mech, NOT_REPARENTED, f"every list_lru still has lists for index {index}", ev)
+    return Verdict(mech, PARTIAL, f"{len(live)} of {len(lrus)} list_lrus still have lists "
+                   f"for index {index}", ev)
+
+
+def _id_reused(prog: Program, index: int, memcg: Object) -> bool:
+    table = layout(prog).memcg_id_table
+    if table is None or table[1] != "xarray":
+        return False
+    entry = xa_load(prog[table[0]].address_of_(), index).value_()
+    return bool(entry) and entry != memcg.value_()
+
+
+# -- (d) LRU folios, v7.1+ --------------------------------------------------
+
+
+def lru_folios_verdict(memcg: Object, faults: List[Fault]) -> Verdict:
+    """
+    v7.1+: lru_reparent_memcg() / lru_gen_reparent_memcg() splice the memcg's
+    LRU lists into the parent's at offline, so every ``lruvec.lists[]`` (and
+    MGLRU ``lrugen.folios[][][]``) of the dead memcg is empty. Before, LRU
+    folios stay on the dead memcg's lists until freed.
+    """
+    lay = layout(memcg.prog_)
+    mech = "lru_folios"
+    nonempty: List[str] = []
+    imaginary: List[str] = []
+    nodes = nodeinfo(memcg)
+    for nid, pn in nodes:
+        lruvec = pn.lruvec
+        for i in range(len(lruvec.lists)):
+            head = lruvec.lists[i]
+            if _poisoned(head):
+                # v5.18+ lruvec_init(): the unevictable "list" is imaginary,
+                # its head poisoned, so mlock_count can reuse folio->lru.
+                imaginary.append(f"node{nid}.lists[{i}]")
+            elif not _list_empty(head):
+                nonempty.append(f"node{nid}.lists[{i}]")
+        if lay.lru_gen:
+            gens = lruvec.lrugen
+            lists = gens.folios if gens.type_.has_member("folios") else gens.lists
+            for g in range(len(lists)):
+                for t in range(len(lists[g])):
+                    for z in range(len(lists[g][t])):
+                        if not _list_empty(lists[g][t][z]):
+                            nonempty.append(f"node{nid}.lrugen[{g}][{t}][{z}]")
+    ev = {"nodes": len(nodes), "nonempty_lists": nonempty[:MAX_LISTED],
+          "nonempty_count": len(nonempty), "poisoned_heads": imaginary}
+    if not lay.lru_reparent:
+        return Verdict(mech, NOT_IN_KERNEL, "LRU folios stay with the dead memcg before v7.1 "
+                       f"({len(nonempty)} non-empty LRU lists)", ev)
+    if not nonempty:
+        return Verdict(mech, REPARENTED, "every LRU list of the memcg is empty", ev)
+    return Verdict(mech, NOT_REPARENTED, f"{len(nonempty)} LRU lists still hold folios", ev)
+
+
+# -- (e) deferred split queue -------------------------------------------------
+
+
+def deferred_split_verdict(memcg: Object, faults: List[Fault]) -> Verdict:
+    """
+    v6.19 reparents ``memcg->deferred_split_queue`` at offline
+    (reparent_deferred_split_queue); before, partially mapped THPs stay
+    queued on the dead memcg.
+    """
+    lay = layout(memcg.prog_)
+    mech = "deferred_split"
+    if not lay.memcg_deferred_split:
+        return Verdict(mech, NOT_IN_KERNEL, "no per-memcg deferred split queue")
+    q = memcg.deferred_split_queue
+    ev = {"split_queue_len": q.split_queue_len.value_(),
+          "list_empty": _list_empty(q.split_queue)}
+    if not lay.deferred_split_reparent:
+        return Verdict(mech, NOT_IN_KERNEL, "queue not reparented before v6.19 "
+                       f"({ev['split_queue_len']} THPs queued on the dead memcg)", ev)
+    if ev["list_empty"] and not ev["split_queue_len"]:
+        return Verdict(mech, REPARENTED, "deferred split queue empty", ev)
+    return Verdict(mech, NOT_REPARENTED, "deferred split queue still holds THPs", ev)
+
+
+def _guard(mech: str, faults: List[Fault], memcg: Object, fn, *args) -> Verdict:
+    try:
+        return fn(memcg, faults, *args)
+    except (FaultError, LookupError, ValueError, AttributeError) as e:
+        faults.append(Fault(f"{mech} of memcg {memcg.value_():#x}", str(e), memcg.value_()))
+        return Verdict(mech, UNKNOWN, f"unreadable: {e}")
+
+
+def memcg_reparenting(memcg: Object, faults: Optional[List[Fault]] = None,
+                      max_steps: int = MAX_STEPS) -> List[Verdict]:
+    """One :class:`Verdict` per mechanism for a dying ``struct mem_cgroup *``."""
+    if faults is None:
+        faults = []
+    return [
+        _guard("kmem_caches", faults, memcg, kmem_caches_verdict, max_steps),
+        _guard("objcg", faults, memcg, objcg_verdict, max_steps),
+        _guard("list_lru", faults, memcg, list_lru_verdict, max_steps),
+        _guard("lru_folios", faults, memcg, lru_folios_verdict),
+        _guard("deferred_split", faults, memcg, deferred_split_verdict),
+    ]

@@ -1,0 +1,528 @@
+"""
+Page scan
+---------
+
+One pass over every ``struct page`` of the memmap, counting what each memcg or
+objcg owns. Python's drgn objects cost several microseconds each, so the memmap
+is read in large chunks with :meth:`drgn.Program.read` and parsed as columns of
+64-bit words (``memoryview.cast``). Order-0 pages are counted in bulk per
+distinct combination of the bits that decide their class and owner
+(``collections.Counter`` over zipped columns, all in C); only compound pages
+and slabs with an object vector are looked at one by one.
+
+Everything era-specific (offsets, flag bits, encodings) comes from
+:class:`memcg_zombies.layout.Layout`. What cannot be read (a hole in the
+memmap, an "Excluded page" of a filtered dump) is recorded and skipped.
+
+>>> scan = scan_pages(prog, {memcg.value_()})
+>>> scan.by_owner[(memcg.value_(), "shmem")]
+1024
+
+Engines: ``"python"`` is this module; a C engine must give identical
+:class:`PageScan` results and registers itself in :data:`ENGINES`.
+"""
+
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import and_, not_, or_
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
+
+from drgn import FaultError, Program
+
+from memcg_zombies.layout import Layout, layout
+
+__all__ = ("PageScan", "MappingCount", "CLASSES", "ENGINES", "scan_pages", "memmap_ranges")
+
+#: Page classes, as counted in :attr:`PageScan.by_owner`.
+CLASSES = ("free", "slab", "file", "shmem", "anon", "swapcache", "kmem", "other")
+
+#: Bytes of memmap read at once (16384 struct pages of 64 bytes).
+CHUNK_BYTES = 1 << 20
+#: After a failed chunk, retry in pieces this small before giving up on them.
+_RETRY_BYTES = (1 << 16, 1 << 12)
+
+_U64 = (1 << 64) - 1
+
+
+class MappingCount(NamedTuple):
+    """Pages of one ``address_space`` charged to one owner."""
+
+    pages: int
+    dirty: int
+    writeback: int
+    #: Folios (heads): what holds css references on v5.9..v7.0.
+    folios: int
+
+
+@dataclass
+class PageScan:
+    """What a scan found. Addresses are plain ints; owner 0 means uncharged."""
+
+    #: (owner, class) -> pages. The owner is what the head page's memcg_data
+    #: names with its flag bits masked: a ``struct mem_cgroup *`` or, for kmem
+    #: pages since v5.14 and every folio since v7.1, a ``struct obj_cgroup *``.
+    by_owner: Dict[Tuple[int, str], int] = field(default_factory=dict)
+    #: (owner, class) -> folios (head pages only).
+    folios_by_owner: Dict[Tuple[int, str], int] = field(default_factory=dict)
+    #: owner -> address_space -> counts, for owners of interest, file and shmem pages.
+    by_mapping: Dict[int, Dict[int, MappingCount]] = field(default_factory=dict)
+    #: address_space -> class ("file" or "shmem") for the mappings above.
+    mapping_class: Dict[int, str] = field(default_factory=dict)
+    #: (objcg, kmem_cache) -> objects charged, from slab object vectors.
+    slab_objects: Dict[Tuple[int, int], int] = field(default_factory=dict)
+    #: Slabs whose object vector was read.
+    slabs_with_vector: int = 0
+    #: (where, error, address) for reads that failed outside the memmap
+    #: (object vectors, head pages of tails in another chunk).
+    faults: List[Tuple[str, str, Optional[int]]] = field(default_factory=list)
+    #: Memmap ranges that could not be read: (start pfn, end pfn, error).
+    read_errors: List[Tuple[int, int, str]] = field(default_factory=list)
+    pages_scanned: int = 0
+    seconds: float = 0.0
+    engine: str = "python"
+
+    def pages_of(self, owner: int) -> Dict[str, int]:
+        """class -> pages for one owner."""
+        return {cls: n for (o, cls), n in self.by_owner.items() if o == owner and n}
+
+    def unreadable_pages(self) -> int:
+        return sum(end - start for start, end, _ in self.read_errors)
+
+
+def memmap_ranges(prog: Program) -> List[Tuple[int, int]]:
+    """
+    PFN ranges whose struct pages to read: present sparse sections when the
+    program knows SECTION_SIZE_BITS (drgn 0.0.23+ takes it from VMCOREINFO),
+    else 0..max_pfn (holes then fail to read and are skipped).
+    """
+    max_pfn = prog["max_pfn"].value_()
+    try:
+        from drgn.helpers.linux.mm import for_each_valid_page_range
+
+        ranges = [(s, min(e, max_pfn)) for s, e, _ in for_each_valid_page_range(prog)
+                  if s < max_pfn]
+        if ranges:
+            return ranges
+    except (ImportError, LookupError, FaultError, ValueError, AttributeError):
+        pass
+    return [(0, max_pfn)]
+
+
+class _Decoder:
+    """Per-kernel constants for parsing struct page words, from the Layout."""
+
+    def __init__(self, lay: Layout) -> None:
+        if lay.vmemmap is None or lay.page_off.get("memcg") is None:
+            raise ValueError("no SPARSEMEM_VMEMMAP memmap or no memcg field in struct page")
+        self.psize = lay.page_size
+        self.words = lay.page_size // 8
+        po = lay.page_off
+        for name in ("flags", "mapping", "memcg", "compound", "page_type", "_refcount"):
+            if po.get(name) is None:
+                raise ValueError(f"struct page has no {name}")
+        self.w_flags = po["flags"] // 8
+        self.w_mapping = po["mapping"] // 8
+        self.w_memcg = po["memcg"] // 8
+        self.w_comp = po["compound"] // 8
+        # page_type/_mapcount and _refcount share one little-endian word.
+        assert po["page_type"] // 8 == po["_refcount"] // 8
+        self.w_type = po["page_type"] // 8
+        self.type_shift = (po["page_type"] % 8) * 8
+        self.ref_shift = (po["_refcount"] % 8) * 8
+        pg = lay.PG
+        self.PG_lru = 1 << pg["PG_lru"]
+        self.PG_head = 1 << pg["PG_head"]
+        self.PG_dirty = 1 << pg["PG_dirty"]
+        self.PG_writeback = 1 << pg["PG_writeback"]
+        self.PG_swapbacked = 1 << pg["PG_swapbacked"]
+        self.PG_swapcache = 1 << pg["PG_swapcache"]
+        self.PG_slab = 1 << lay.pg_slab if lay.pg_slab is not None else 0
+        self.flags_mask = (self.PG_lru | self.PG_head | self.PG_dirty | self.PG_writeback
+                           | self.PG_swapbacked | self.PG_swapcache | self.PG_slab)
+        self.top_byte = lay.page_type_encoding == "top_byte"
+        self.types = lay.page_types
+        # Bits of the type/refcount word that decide a class: the type (top
+        # byte, or the PAGE_TYPE_BASE nibble and type bits) and the refcount.
+        type_bits = 0xff000000 if self.top_byte else 0xf0000000 | sum(self.types.values())
+        self.type_word_mask = (type_bits << self.type_shift) | (0xffffffff << self.ref_shift)
+        self.vector_bit = lay.memcg_data_vector_bit
+        self.kmem_bit = lay.memcg_data_kmem_bit or 0
+        self.data_mask = _U64 ^ lay.memcg_data_mask
+        self.vec_mask = _U64 ^ lay.obj_exts_mask
+        self.info_mask = lay.compound_info_mask
+        self.fake_heads = lay.fake_heads_possible
+        so = lay.slab_off
+        self.w_cache = so["cache"] // 8 if so["cache"] is not None else None
+        self.w_vector = so["vector"] // 8 if so["vector"] is not None else None
+        self.stride_off = so["stride"]
+        self.objects_bits = lay.slab_objects_bits
+        self.ext_size = lay.slabobj_ext_size
+
+    def is_type(self, ptype: int, name: str) -> bool:
+        value = self.types.get(name)
+        if value is None:
+            return False
+        if self.top_byte:
+            return ptype >> 24 == value
+        return ptype & (0xf0000000 | value) == 0xf0000000
+
+    def classify(self, flags: int, tword: int, mapping: int, memcg: int) -> str:
+        """Class of a head (or order-0) page."""
+        ptype = (tword >> self.type_shift) & 0xffffffff
+        if flags & self.PG_slab or self.is_type(ptype, "slab"):
+            return "slab"
+        if self.is_type(ptype, "buddy"):
+            return "free"
+        if (memcg & self.kmem_bit and not memcg & self.vector_bit) or self.is_type(ptype, "kmemcg"):
+            return "kmem"
+        low = mapping & 3
+        if low & 1:
+            return "anon"  # PAGE_MAPPING_ANON, KSM included
+        if flags & self.PG_swapbacked and flags & self.PG_swapcache:
+            return "swapcache"
+        if mapping and not low:
+            return "shmem" if flags & self.PG_swapbacked else "file"
+        if (tword >> self.ref_shift) & 0xffffffff == 0:
+            return "free"  # refcount 0: free pages not on a buddy list head (pcp, order>0 rest)
+        return "other"
+
+    def owner(self, cls: str, memcg: int) -> int:
+        if not memcg:
+            return 0
+        if cls == "slab":
+            # An object vector (v5.9+) is no owner; before, slab pages named a memcg.
+            return 0 if memcg & self.vector_bit else memcg
+        return memcg & self.data_mask
+
+    def tail_head(self, addr: int, info: int) -> int:
+        """Head address of a tail page whose compound word is ``info``."""
+        if self.info_mask:
+            mask = info & ~1
+            if ((mask ^ _U64) + 1) & (mask ^ _U64) == 0:  # GENMASK(63, n): a mask
+                return addr & mask
+        return info - 1
+
+
+class _Scanner:
+    def __init__(self, prog: Program, owners: Optional[Set[int]]) -> None:
+        self.prog = prog
+        self.d = _Decoder(layout(prog))
+        self.base = layout(prog).vmemmap
+        self.owners = owners
+        self.scan = PageScan()
+        self.by_owner: Counter = Counter()
+        self.folios: Counter = Counter()
+        self.by_mapping: Dict[int, Dict[int, List[int]]] = defaultdict(dict)
+        self.slab_objects: Counter = Counter()
+        self.slow_class: Dict[Tuple[int, int, int, int], str] = {}
+        self.head_cache: Dict[int, Optional[Tuple[int, ...]]] = {}
+
+    # -- reading -------------------------------------------------------------
+    def run(self, ranges: Iterable[Tuple[int, int]]) -> PageScan:
+        start = time.monotonic()
+        psize = self.d.psize
+        per_chunk = CHUNK_BYTES // psize
+        for lo, hi in ranges:
+            for pfn in range(lo, hi, per_chunk):
+                self._read_range(pfn, min(hi, pfn + per_chunk), 0)
+        s = self.scan
+        s.by_owner = {k: v for k, v in self.by_owner.items() if v}
+        s.folios_by_owner = {k: v for k, v in self.folios.items() if v}
+        s.by_mapping = {o: {m: MappingCount(*c) for m, c in maps.items()}
+                        for o, maps in self.by_mapping.items()}
+        s.slab_objects = dict(self.slab_objects)
+        s.seconds = time.monotonic() - start
+        return s
+
+    def _read_range(self, lo: int, hi: int, level: int) -> None:
+        psize = self.d.psize
+        try:
+            buf = self.prog.read(self.base + lo * psize, (hi - lo) * psize)
+        except FaultError as e:
+            if level < len(_RETRY_BYTES):
+                step = max(1, _RETRY_BYTES[level] // psize)
+                for pfn in range(lo, hi, step):
+                    self._read_range(pfn, min(hi, pfn + step), level + 1)
+            else:
+                self._read_error(lo, hi, e)
+            return
+        self._chunk(buf, lo, hi - lo)
+        self.scan.pages_scanned += hi - lo
+
+    def _read_error(self, lo: int, hi: int, e: Exception) -> None:
+        errors = self.scan.read_errors
+        msg = str(e)
+        if errors and errors[-1][1] == lo and errors[-1][2] == msg:
+            errors[-1] = (errors[-1][0], hi, msg)  # merge adjacent failures
+        else:
+            errors.append((lo, hi, msg))
+
+    # -- parsing -------------------------------------------------------------
+    def _chunk(self, buf: bytes, pfn0: int, n: int) -> None:
+        d = self.d
+        s = d.words
+        W = memoryview(buf).cast("Q")
+        memcg = W[d.w_memcg::s].tolist()
+        comp = W[d.w_comp::s].tolist()
+        flags = W[d.w_flags::s].tolist()
+        tword = W[d.w_type::s].tolist()
+        mapping = W[d.w_mapping::s].tolist()
+        # Compound pages (a head, HVO fake heads included, or a tail) and slabs
+        # with an object vector go one by one; order-0 pages are counted in
+        # bulk, per distinct combination of the bits that decide their class.
+        special = list(map(or_, map(or_, map(and_, comp, repeat(1)),
+                                    map(and_, flags, repeat(d.PG_head))),
+                           map(and_, memcg, repeat(d.vector_bit))))
+        fields = zip(map(and_, flags, repeat(d.flags_mask)),
+                     map(and_, tword, repeat(d.type_word_mask)), mapping, memcg)
+        single = Counter(compress(fields, map(not_, special)))
+        for key, count in single.items():
+            self._count_single(key, count)
+        slow = list(compress(range(n), special))
+        if slow:
+            self._slow(W, pfn0, n, slow, memcg, comp, flags, tword, mapping)
+
+    def _count_single(self, key: Tuple[int, int, int, int], count: int) -> None:
+        d = self.d
+        f, t, mapping, memcg = key
+        ckey = (f, t, (mapping & 3) | (4 if mapping else 0), memcg & (d.kmem_bit | d.vector_bit))
+        cls = self.slow_class.get(ckey)
+        if cls is None:
+            cls = self.slow_class[ckey] = d.classify(*ckey)
+        owner = d.owner(cls, memcg)
+        self.by_owner[(owner, cls)] += count
+        self.folios[(owner, cls)] += count
+        if (cls == "file" or cls == "shmem") and owner and (
+                self.owners is None or owner in self.owners):
+            counts = self.by_mapping[owner].get(mapping)
+            if counts is None:
+                counts = self.by_mapping[owner][mapping] = [0, 0, 0, 0]
+                self.scan.mapping_class[mapping] = cls
+            counts[0] += count
+            counts[3] += count
+            if f & d.PG_dirty:
+                counts[1] += count
+            if f & d.PG_writeback:
+                counts[2] += count
+
+    def _slow(self, W, pfn0, n, slow, memcg, comp, flags, tword, mapping) -> None:
+        d = self.d
+        psize = d.psize
+        chunk_addr = self.base + pfn0 * psize
+        # classify() reads only these bits: cache its answer per combination.
+        fmask, tmask = d.flags_mask, d.type_word_mask
+        mbits = d.kmem_bit | d.vector_bit
+        classes = self.slow_class
+        for i in slow:
+            addr = chunk_addr + i * psize
+            info = comp[i]
+            tail = info & 1
+            if tail:
+                head = d.tail_head(addr, info)
+            elif (d.fake_heads and flags[i] & d.PG_head and i + 1 < n and comp[i + 1] & 1
+                  and comp[i + 1] - 1 != addr):
+                # HVO fake head (v5.18-v7.0): really a tail of page[1]'s head.
+                head, tail = comp[i + 1] - 1, 1
+            else:
+                head = addr
+            if head == addr:
+                hf, hm, ht, hmap = flags[i], memcg[i], tword[i], mapping[i]
+            else:
+                j, rem = divmod(head - chunk_addr, psize)
+                if rem == 0 and 0 <= j < n:
+                    hf, hm, ht, hmap = flags[j], memcg[j], tword[j], mapping[j]
+                else:
+                    fields = self._head_fields(head)
+                    if fields is None:
+                        self.by_owner[(0, "other")] += 1
+                        continue
+                    hf, hm, ht, hmap = fields
+            key = (hf & fmask, ht & tmask, (hmap & 3) | (4 if hmap else 0), hm & mbits)
+            cls = classes.get(key)
+            if cls is None:
+                cls = classes[key] = d.classify(*key)
+            owner = d.owner(cls, hm)
+            self.by_owner[(owner, cls)] += 1
+            if not tail:
+                self.folios[(owner, cls)] += 1
+                if cls == "slab" and hm & d.vector_bit and hm & d.vec_mask:
+                    self._slab_vector(W, i, addr, hm & d.vec_mask)
+            if (cls == "file" or cls == "shmem") and owner and (
+                    self.owners is None or owner in self.owners):
+                counts = self.by_mapping[owner].get(hmap)
+                if counts is None:
+                    counts = self.by_mapping[owner][hmap] = [0, 0, 0, 0]
+                    self.scan.mapping_class[hmap] = cls
+                counts[0] += 1
+                if hf & d.PG_dirty:
+                    counts[1] += 1
+                if hf & d.PG_writeback:
+                    counts[2] += 1
+                if not tail:
+                    counts[3] += 1
+
+    def _head_fields(self, head: int) -> Optional[Tuple[int, int, int, int]]:
+        # A tail whose head lies in another chunk (or another range).
+        if head in self.head_cache:
+            return self.head_cache[head]
+        d = self.d
+        try:
+            W = memoryview(self.prog.read(head, d.psize)).cast("Q")
+            fields = (W[d.w_flags], W[d.w_memcg], W[d.w_type], W[d.w_mapping])
+        except FaultError as e:
+            self.scan.faults.append(("compound head", str(e), head))
+            fields = None
+        if len(self.head_cache) > 4096:
+            self.head_cache.clear()
+        self.head_cache[head] = fields
+        return fields
+
+    def _slab_vector(self, W, i: int, addr: int, vec: int) -> None:
+        # Count objects per (objcg, cache): slab->objects entries of the
+        # vector, each a struct slabobj_ext (objcg first) or objcg pointer.
+        d = self.d
+        base = i * d.words
+        cache = W[base + d.w_cache] if d.w_cache is not None else 0
+        nobj = 0
+        if d.objects_bits is not None:
+            bit, width = d.objects_bits
+            nobj = (W[base + bit // 64] >> (bit % 64)) & ((1 << width) - 1)
+        stride = d.ext_size
+        if d.stride_off is not None:
+            # v7.0+: slab->stride, sizeof(slabobj_ext) or s->size (in-object).
+            word = W[base + d.stride_off // 8]
+            stride = (word >> ((d.stride_off % 8) * 8)) & 0xffffffff or d.ext_size
+        if not nobj:
+            return
+        try:
+            data = self.prog.read(vec, nobj * stride)
+        except FaultError as e:
+            self.scan.faults.append((f"slab object vector of slab {addr:#x}", str(e), vec))
+            return
+        self.scan.slabs_with_vector += 1
+        if stride % 8:
+            return
+        objcgs = memoryview(data).cast("Q")[::stride // 8]
+        for objcg in objcgs.tolist():
+            if objcg:
+                self.slab_objects[(objcg, cache)] += 1
+
+
+def _scan_python(prog: Program, owners: Optional[Set[int]],
+                 ranges: Optional[Iterable[Tuple[int, int]]] = None) -> PageScan:
+    scanner = _Scanner(prog, owners)
+    return scanner.run(memmap_ranges(prog) if ranges is None else ranges)
+
+
+#: name -> engine(prog, owners_of_interest, ranges) -> PageScan
+ENGINES: Dict[str, Callable[..., PageScan]] = {"python": _scan_python}
+
+
+def scan_pages(prog: Program, owners_of_interest: Optional[Iterable[int]] = None,
+               engine: str = "python",
+               ranges: Optional[Iterable[Tuple[int, int]]] = None) -> PageScan:
+    """
+    Walk every struct page and count pages per (owner, class), per mapping
+    for ``owners_of_interest`` (memcg and objcg addresses; None means every
+    owner), and slab objects per (objcg, cache).
+
+    :param engine: "python", or another name registered in :data:`ENGINES`.
+    :param ranges: PFN ranges to scan instead of :func:`memmap_ranges`.
+    :raises ValueError: no memmap this scan understands (not SPARSEMEM_VMEMMAP,
+        or no memcg in struct page)
+    """
+    owners = None if owners_of_interest is None else set(owners_of_interest)
+    try:
+        fn = ENGINES[engine]
+    except KeyError:
+        raise ValueError(f"unknown page-scan engine {engine!r}") from None
+    scan = fn(prog, owners, ranges)
+    scan.engine = engine
+    return scan
+
+
+# -- The C engine (libhelper/, built by setup.py as memcg_zombies._scan) ------
+# [libhelper hook] It parses from the same _Decoder and returns the same
+# PageScan fields; tests/test_libhelper.py proves both engines equal on every
+# test-bed vmcore.
+
+#: C engine options: "threads" (None: every CPU) for the libkdumpfile reader;
+#: "reader": "auto" (libkdumpfile for a kdump-compressed vmcore, drgn's
+#: prog.read otherwise), "drgn" or "kdump"; "vmcore": the dump's path (None:
+#: the kdump-compressed file the process has open, if exactly one).
+C_OPTIONS: Dict[str, object] = {"threads": None, "reader": "auto", "vmcore": None}
+
+#: The engine used when none is asked for: "c" once the extension is built.
+DEFAULT_ENGINE = "python"
+
+
+def _open_kdump_file() -> Optional[str]:
+    # drgn opens the vmcore and keeps it open; /proc/self/fd names it.
+    import os
+
+    found = set()
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    for fd in fds:
+        try:
+            path = os.readlink(f"/proc/self/fd/{fd}")
+            if not path.startswith("/") or not os.path.isfile(path):
+                continue
+            with open(path, "rb") as f:
+                if f.read(8) == b"KDUMP   ":
+                    found.add(path)
+        except OSError:
+            continue
+    return found.pop() if len(found) == 1 else None
+
+
+def _c_engine() -> Optional[Callable[..., PageScan]]:
+    """Register the C engine as "c" in :data:`ENGINES` when it is built."""
+    global DEFAULT_ENGINE
+    try:
+        from memcg_zombies import _scan
+    except ImportError:
+        return None
+
+    def scan_c(prog: Program, owners: Optional[Set[int]],
+               ranges: Optional[Iterable[Tuple[int, int]]] = None, *,
+               reader: Optional[str] = None, threads: Optional[int] = None,
+               vmcore: Optional[str] = None) -> PageScan:
+        import os
+
+        start = time.monotonic()
+        lay = layout(prog)
+        d = _Decoder(lay)
+        reader = reader or C_OPTIONS["reader"]
+        vmcore = vmcore or C_OPTIONS["vmcore"]
+        if reader != "drgn" and vmcore is None:
+            vmcore = _open_kdump_file()
+        if reader == "drgn" or vmcore is None:
+            if reader == "kdump":
+                raise ValueError("the kdump reader needs C_OPTIONS['vmcore']")
+            vmcore = None
+        nthreads = threads or C_OPTIONS["threads"] or os.cpu_count() or 1
+        raw = _scan.scan(prog, d, lay.vmemmap,
+                         list(memmap_ranges(prog) if ranges is None else ranges),
+                         None if owners is None else list(owners),
+                         threads=nthreads, vmcore=vmcore)
+        stats = raw.pop("stats")
+        s = PageScan(**{k: v for k, v in raw.items() if k != "by_mapping"})
+        s.by_mapping = {o: {m: MappingCount(*c) for m, c in maps.items()}
+                        for o, maps in raw["by_mapping"].items()}
+        s.seconds = time.monotonic() - start
+        s.engine = "c"
+        scan_c.last_stats = dict(stats, reader="kdump" if vmcore else "drgn",
+                                 threads=nthreads if vmcore else 1)
+        return s
+
+    ENGINES["c"] = scan_c
+    DEFAULT_ENGINE = "c"
+    return scan_c
+
+
+_c_engine()

@@ -1,0 +1,470 @@
+"""
+State of one memcg
+------------------
+
+Reference counts, the private memcg id, page counters and memory.stat
+equivalents of one ``struct mem_cgroup``, read the way the kernel reads them
+in every era (see :mod:`memcg_zombies.layout` for how the era is decided).
+
+Everything is a plain dict or dataclass; what cannot be read is None and a
+:class:`~memcg_zombies.report.Fault` is appended to the caller's list.
+
+    >>> from memcg_zombies.state import memcg_state_info
+    >>> memcg_state_info(memcg).to_dict()["stats"]["NR_SHMEM"]
+    {'value': 1024, 'unit': 'pages', 'bytes': 4194304, 'flushed': 1024, ...}
+"""
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Dict, List, Optional, TypeVar
+
+from drgn import FaultError, Object, Program
+from drgn.helpers.linux.cpumask import for_each_possible_cpu
+from drgn.helpers.linux.idr import idr_find
+from drgn.helpers.linux.percpu import per_cpu_ptr
+from drgn.helpers.linux.xarray import xa_load
+
+from memcg_zombies.layout import layout
+from memcg_zombies.percpu_ref import percpu_ref_read
+from memcg_zombies.report import Fault
+
+__all__ = (
+    "STAT_ITEMS",
+    "LRU_LIST_ITEMS",
+    "MemcgState",
+    "memcg_state_info",
+    "memcg_refcount",
+    "memcg_private_id",
+    "page_counters",
+    "memcg_stats",
+    "memcg_node_stats",
+    "frozen_note",
+    "nodeinfo",
+    "page_size",
+)
+
+T = TypeVar("T")
+
+#: memory.stat items reported, as ``enum node_stat_item`` / ``enum
+#: memcg_stat_item`` names; items a kernel lacks are left out. Names ending
+#: in ``_B`` count bytes, the others pages.
+STAT_ITEMS = (
+    "MEMCG_SWAP",
+    "MEMCG_SOCK",
+    "MEMCG_KMEM",
+    "MEMCG_PERCPU_B",
+    "MEMCG_VMALLOC",
+    "MEMCG_ZSWAP_B",
+    "NR_FILE_PAGES",
+    "NR_ANON_MAPPED",
+    "NR_SHMEM",
+    "NR_FILE_DIRTY",
+    "NR_WRITEBACK",
+    "NR_SLAB_RECLAIMABLE_B",
+    "NR_SLAB_UNRECLAIMABLE_B",
+    # Before v5.9 slab was counted in pages.
+    "NR_SLAB_RECLAIMABLE",
+    "NR_SLAB_UNRECLAIMABLE",
+    # The LRU sizes (what memory.stat calls inactive_anon ... unevictable)
+    # and swap cache: with kmem and sock they make up the memory counter.
+    "NR_INACTIVE_ANON",
+    "NR_ACTIVE_ANON",
+    "NR_INACTIVE_FILE",
+    "NR_ACTIVE_FILE",
+    "NR_UNEVICTABLE",
+    "NR_SWAPCACHE",
+)
+
+#: The LRU lists' items of STAT_ITEMS.
+LRU_LIST_ITEMS = ("NR_INACTIVE_ANON", "NR_ACTIVE_ANON", "NR_INACTIVE_FILE",
+                  "NR_ACTIVE_FILE", "NR_UNEVICTABLE")
+
+#: The node_stat_item entries above (those also kept per node).
+_SLAB_ITEMS = ("NR_SLAB_RECLAIMABLE_B", "NR_SLAB_UNRECLAIMABLE_B",
+               "NR_SLAB_RECLAIMABLE", "NR_SLAB_UNRECLAIMABLE")
+_KMEM_ITEMS = ("MEMCG_KMEM", "MEMCG_PERCPU_B", "MEMCG_VMALLOC") + _SLAB_ITEMS
+_LRU_ITEMS = ("NR_FILE_PAGES", "NR_ANON_MAPPED", "NR_SHMEM", "NR_FILE_DIRTY",
+              "NR_WRITEBACK", "NR_SWAPCACHE") + LRU_LIST_ITEMS
+
+
+@dataclass
+class MemcgState:
+    """What :func:`memcg_state_info` returns. None means unreadable or absent."""
+
+    address: int
+    #: css.refcnt summed exactly (percpu_ref_read), DEAD flag, mode.
+    css_refcnt: Optional[int] = None
+    css_refcnt_dead: Optional[bool] = None
+    css_refcnt_mode: Optional[str] = None
+    #: memcg->id.id, memcg->id.ref, and whether the id table maps id -> memcg.
+    memcg_id: Optional[int] = None
+    memcg_id_ref: Optional[int] = None
+    in_id_table: Optional[bool] = None
+    #: "<symbol>" of the table searched.
+    id_table: Optional[str] = None
+    #: name -> {"usage", "watermark", "failcnt"} in pages (:func:`page_counters`).
+    counters: Dict[str, Dict[str, Optional[int]]] = field(default_factory=dict)
+    #: item -> {"value", "flushed", "unit", "bytes"} (:func:`memcg_stats`).
+    stats: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    #: how the stats were computed for this kernel.
+    stats_method: Optional[str] = None
+    #: node -> item -> value, node items only (:func:`memcg_node_stats`).
+    node_stats: Dict[int, Dict[str, Optional[int]]] = field(default_factory=dict)
+    #: what the kernel no longer updates on this memcg (:func:`frozen_note`).
+    frozen: Dict[str, Any] = field(default_factory=dict)
+    page_size: int = 4096
+
+    def to_dict(self) -> Dict[str, Any]:
+        d = asdict(self)
+        d["address"] = hex(self.address)
+        d["node_stats"] = {str(k): v for k, v in self.node_stats.items()}
+        return d
+
+
+def _try(faults: List[Fault], where: str, address: Optional[int],
+         fn: Callable[[], T]) -> Optional[T]:
+    try:
+        return fn()
+    except (FaultError, ValueError, LookupError, AttributeError) as e:
+        faults.append(Fault(where, f"{type(e).__name__}: {e}", address))
+        return None
+
+
+def _enum(prog: Program, name: str) -> Optional[int]:
+    try:
+        return prog[name].value_()
+    except (KeyError, ValueError):
+        return None
+
+
+def page_size(prog: Program) -> int:
+    """PAGE_SIZE, from the vmcoreinfo drgn parsed (4096 when unknown)."""
+    try:
+        return prog["PAGE_SIZE"].value_()
+    except (KeyError, ValueError):
+        pass
+    try:
+        return int(prog.constant("PAGE_SIZE"))  # pragma: no cover - older drgn
+    except Exception:
+        return 4096
+
+
+def _counter(value: Object) -> int:
+    # atomic_t / atomic_long_t / refcount_t or a plain integer.
+    while True:
+        try:
+            value = value.counter
+            continue
+        except AttributeError:
+            pass
+        try:
+            value = value.refs
+            continue
+        except AttributeError:
+            return value.value_()
+
+
+def memcg_refcount(memcg: Object):
+    """:class:`~memcg_zombies.percpu_ref.PercpuRef` of ``memcg->css.refcnt``, summed exactly."""
+    return percpu_ref_read(memcg.css.refcnt)
+
+
+def memcg_private_id(memcg: Object) -> Dict[str, Any]:
+    """
+    ``{"id", "ref", "in_table", "table"}`` for ``memcg->id``.
+
+    The base ref is dropped at offline (mem_cgroup_id_put in css_offline), and
+    the id leaves the table when ref reaches 0, so a dying memcg still in the
+    table is held by swap entries (or v1 move-charge).
+    """
+    lay = layout(memcg.prog_)
+    if lay.memcg_id_type is None:
+        return {"id": None, "ref": None, "in_table": None, "table": None}
+    ident = memcg.id.id.value_()
+    ref = _counter(memcg.id.ref)
+    in_table = None
+    table = None
+    if lay.memcg_id_table is not None:
+        table, kind = lay.memcg_id_table
+        entry = _id_table_lookup(memcg.prog_, table, kind, ident)
+        in_table = entry == memcg.value_()
+    return {"id": ident, "ref": ref, "in_table": in_table, "table": table}
+
+
+def _id_table_lookup(prog: Program, table: str, kind: str, ident: int) -> int:
+    root = prog[table]
+    if kind == "xarray":
+        return xa_load(root.address_of_(), ident).value_()
+    # IDRs are xarrays since v4.20 (idr_rt); look up id - idr_base directly
+    # so no drgn version's idr_base handling matters.
+    rt = root.idr_rt
+    if rt.type_.type_name() == "struct xarray":
+        base = root.idr_base.value_() if root.type_.has_member("idr_base") else 0
+        return xa_load(rt.address_of_(), ident - base).value_()
+    return idr_find(root.address_of_(), ident).value_()
+
+
+def page_counters(memcg: Object, hierarchy: Optional[str] = None) -> Dict[str, Dict[str, Optional[int]]]:
+    """
+    ``{name: {"usage", "watermark", "failcnt"}}`` in pages for the memcg's
+    page counters. ``swap`` and ``memsw`` share storage on most kernels: the
+    one that does not match the hierarchy ("cgroup2" -> swap, "cgroup1" ->
+    memsw) is left out when known. ``kmem`` and ``tcpmem`` are charged only on
+    cgroup v1.
+    """
+    lay = layout(memcg.prog_)
+    names = list(lay.page_counters)
+    if lay.swap_memsw_union and hierarchy in ("cgroup1", "cgroup2"):
+        names.remove("memsw" if hierarchy == "cgroup2" else "swap")
+    out = {}
+    for name in names:
+        pc = getattr(memcg, name)
+        out[name] = {
+            "usage": _counter(getattr(pc, lay.page_counter_usage)),
+            "watermark": pc.watermark.value_(),
+            "failcnt": pc.failcnt.value_(),
+        }
+    return out
+
+
+def memcg_hierarchy(memcg: Object) -> Optional[str]:
+    """"cgroup2" when the memcg's cgroup is on the default hierarchy, else "cgroup1"."""
+    try:
+        dfl = memcg.prog_["cgrp_dfl_root"].address_of_().value_()
+    except KeyError:
+        return None
+    return "cgroup2" if memcg.css.cgroup.root.value_() == dfl else "cgroup1"
+
+
+# -- memory.stat -------------------------------------------------------------
+
+
+def _stat_slot(prog: Program, item: int) -> Optional[int]:
+    # Where enum item lives in the memcg state arrays (memcg_stats_index()).
+    lay = layout(prog)
+    if lay.stats_index is None:
+        return item
+    table = prog["mem_cgroup_stats_index"]
+    if item >= len(table):
+        return None
+    v = table[item].value_()
+    if lay.stats_index == "s8_plus1":
+        return v - 1 if v > 0 else None  # v6.10: 0 means "not a memcg stat"
+    return None if v == 0xFF else v  # u8: U8_MAX means "not a memcg stat"
+
+
+def _percpu_delta(percpu: Object, cur: str, prev: Optional[str], slot: int) -> int:
+    # Sum over possible CPUs of the per-CPU part not yet in the shared
+    # counters: cur - prev (rstat) or the batched cur (atomic eras).
+    total = 0
+    for cpu in for_each_possible_cpu(percpu.prog_):
+        pc = per_cpu_ptr(percpu, cpu)
+        v = getattr(pc, cur)[slot].value_()
+        if prev is not None:
+            v -= getattr(pc, prev)[slot].value_()
+        total += v
+    return total
+
+
+def _memcg_stat(memcg: Object, item: int, slot: int) -> Dict[str, Any]:
+    # {"value": exact, "flushed": what memory.stat reads without a flush}
+    lay = layout(memcg.prog_)
+    mode = lay.vmstats
+    if mode in ("rstat_ptr", "rstat_embedded"):
+        # v5.13+: state[] holds flushed hierarchical values, state_pending[]
+        # deltas children flushed into this memcg, and each CPU's
+        # state - state_prev what no flush has seen yet.
+        vm = memcg.vmstats
+        if mode == "rstat_ptr":
+            vm = vm[0]
+        flushed = vm.state[slot].value_()
+        pending = vm.state_pending[slot].value_()
+        delta = _percpu_delta(memcg.vmstats_percpu, "state", "state_prev", slot)
+        return {"value": flushed + pending + delta, "flushed": flushed}
+    if mode == "atomic":
+        # v5.2..v5.12: vmstats[] is the hierarchical atomic; each CPU batches
+        # up to MEMCG_CHARGE_BATCH in vmstats_percpu->stat[] before adding
+        # it to this memcg and all its ancestors. memory.stat reads the
+        # atomic.
+        flushed = _counter(memcg.vmstats[slot])
+        delta = _percpu_delta(memcg.vmstats_percpu, "stat", None, slot)
+        return {"value": flushed + delta, "flushed": flushed}
+    if mode == "atomic_stat":
+        # v4.16..v5.1: local (not hierarchical) atomic stat[] + batched stat_cpu.
+        flushed = _counter(memcg.stat[slot])
+        delta = _percpu_delta(memcg.stat_cpu, "count", None, slot)
+        return {"value": flushed + delta, "flushed": flushed}
+    if mode == "percpu":
+        # v4.9: purely per-CPU, local values.
+        total = _percpu_delta(memcg.stat, "count", None, slot)
+        return {"value": total, "flushed": total}
+    raise LookupError("no memcg statistics in this kernel")
+
+
+_STATS_METHOD = {
+    "rstat_ptr": "vmstats->state + state_pending + sum(cpu: state - state_prev); hierarchical",
+    "rstat_embedded": "vmstats.state + state_pending + sum(cpu: state - state_prev); hierarchical",
+    "atomic": "atomic vmstats[] + sum(cpu: vmstats_percpu->stat[]); hierarchical",
+    "atomic_stat": "atomic stat[] + sum(cpu: stat_cpu->count[]); local",
+    "percpu": "sum(cpu: stat->count[]); local",
+}
+
+
+def memcg_stats(memcg: Object, faults: Optional[List[Fault]] = None,
+                items=STAT_ITEMS) -> Dict[str, Dict[str, Any]]:
+    """
+    memory.stat equivalents: ``{item: {"value", "flushed", "unit", "bytes"}}``.
+
+    ``value`` is exact at dump time: it includes per-CPU deltas no flush has
+    folded in yet. ``flushed`` is what memory.stat would have printed without
+    flushing. For rstat and v5.2+ eras values are hierarchical; per-CPU
+    deltas of live descendants are not included (a dying leaf has none).
+    ``unit`` is "bytes" for ``*_B`` items, else "pages" (the kernel's unit;
+    memory.stat multiplies by PAGE_SIZE). Items the kernel lacks are left out.
+    """
+    if faults is None:
+        faults = []
+    prog = memcg.prog_
+    psize = page_size(prog)
+    out: Dict[str, Dict[str, Any]] = {}
+    for name in items:
+        item = _enum(prog, name)
+        if item is None:
+            continue
+        slot = _try(faults, f"memcg {memcg.value_():#x} stat index {name}",
+                    memcg.value_(), lambda: _stat_slot(prog, item))
+        if slot is None:
+            continue
+        unit = "bytes" if name.endswith("_B") else "pages"
+        got = _try(faults, f"memcg {memcg.value_():#x} stat {name}", memcg.value_(),
+                   lambda: _memcg_stat(memcg, item, slot))
+        if got is None:
+            got = {"value": None, "flushed": None}
+        scale = 1 if unit == "bytes" else psize
+        got.update(unit=unit, bytes=None if got["value"] is None else got["value"] * scale)
+        out[name] = got
+    return out
+
+
+def nodeinfo(memcg: Object) -> List[Object]:
+    """``[(nid, struct mem_cgroup_per_node *)]`` for every allocated node."""
+    prog = memcg.prog_
+    try:
+        nr = prog["nr_node_ids"].value_()
+    except KeyError:
+        nr = 1
+    out = []
+    for nid in range(nr):
+        pn = memcg.nodeinfo[nid].read_()
+        if pn:
+            out.append((nid, pn))
+    return out
+
+
+def _node_stat(memcg: Object, pn: Object, item: int) -> Optional[int]:
+    lay = layout(memcg.prog_)
+    mode = lay.lruvec_stats
+    if mode in ("ptr", "embedded"):
+        # lruvec_stats is indexed like the memcg state arrays (compacted by
+        # memcg_stats_index() since v6.10; node items come first there).
+        slot = _stat_slot(memcg.prog_, item)
+        if slot is None:
+            return None
+        st = pn.lruvec_stats[0] if mode == "ptr" else pn.lruvec_stats
+        value = st.state[slot].value_() + st.state_pending[slot].value_()
+        return value + _percpu_delta(pn.lruvec_stats_percpu, "state", "state_prev", slot)
+    if mode == "atomic":
+        # pn->lruvec_stat[] atomic + per-CPU batch in lruvec_stat_cpu->count[].
+        return _counter(pn.lruvec_stat[item]) + _percpu_delta(
+            pn.lruvec_stat_cpu, "count", None, item)
+    return None
+
+
+def memcg_node_stats(memcg: Object, faults: Optional[List[Fault]] = None,
+                     items=STAT_ITEMS) -> Dict[int, Dict[str, Optional[int]]]:
+    """
+    ``{nid: {item: value}}`` of the node items (``enum node_stat_item``),
+    exact like :func:`memcg_stats` (memory.numa_stat equivalents, in the
+    item's own unit).
+    """
+    if faults is None:
+        faults = []
+    prog = memcg.prog_
+    try:
+        nr_node_items = prog["NR_VM_NODE_STAT_ITEMS"].value_()
+    except KeyError:
+        return {}
+    wanted = [(n, _enum(prog, n)) for n in items]
+    wanted = [(n, i) for n, i in wanted if i is not None and i < nr_node_items]
+    out: Dict[int, Dict[str, Optional[int]]] = {}
+    pns = _try(faults, f"memcg {memcg.value_():#x} nodeinfo", memcg.value_(),
+               lambda: nodeinfo(memcg)) or []
+    for nid, pn in pns:
+        out[nid] = {
+            name: _try(faults, f"memcg {memcg.value_():#x} node {nid} stat {name}",
+                       pn.value_(), lambda: _node_stat(memcg, pn, item))
+            for name, item in wanted
+        }
+    return out
+
+
+def frozen_note(prog: Program) -> Dict[str, Any]:
+    """
+    Which of a dying memcg's values the kernel stopped updating at offline
+    (reference section 2, "Counters are frozen by reparenting"): objcg-charged
+    memory (kmem, slab, percpu; v5.9+) and, since v7.1, LRU folios are
+    uncharged from the objcg's current memcg (an ancestor), so the dead
+    memcg keeps the values it had at offline; usage is an upper bound.
+    """
+    lay = layout(prog)
+    frozen: List[str] = []
+    live: List[str] = ["MEMCG_SWAP", "MEMCG_SOCK", "swap/memsw page counter"]
+    if lay.objcg is not None:
+        frozen += list(_KMEM_ITEMS)
+    else:
+        live += list(_KMEM_ITEMS)
+    if lay.lru_reparent:
+        frozen += list(_LRU_ITEMS)
+    else:
+        live += list(_LRU_ITEMS)
+    if lay.objcg is None:
+        memory = "live: every charge is uncharged from this memcg"
+    elif lay.lru_reparent:
+        memory = ("frozen for kmem and LRU folios (7.1+: uncharged from the objcg's "
+                  "ancestor); only socket memory and stock still move it")
+    else:
+        memory = ("upper bound: the kmem part is frozen (objcg reparented at offline), "
+                  "LRU pages and sockets still uncharge it")
+    return {"frozen": frozen, "live": live, "memory_counter": memory}
+
+
+def memcg_state_info(memcg: Object, faults: Optional[List[Fault]] = None,
+                     per_node: bool = True) -> MemcgState:
+    """
+    Everything above for one ``struct mem_cgroup *``; see :class:`MemcgState`.
+    Unreadable parts are None, with a fault appended to ``faults``.
+    """
+    if faults is None:
+        faults = []
+    prog = memcg.prog_
+    addr = memcg.value_()
+    where = f"memcg {addr:#x}"
+    st = MemcgState(address=addr, page_size=page_size(prog))
+
+    ref = _try(faults, f"{where} css.refcnt", addr, lambda: memcg_refcount(memcg))
+    if ref is not None:
+        st.css_refcnt, st.css_refcnt_dead, st.css_refcnt_mode = ref.count, ref.dead, ref.mode
+
+    ident = _try(faults, f"{where} id", addr, lambda: memcg_private_id(memcg))
+    if ident is not None:
+        st.memcg_id, st.memcg_id_ref = ident["id"], ident["ref"]
+        st.in_id_table, st.id_table = ident["in_table"], ident["table"]
+
+    hierarchy = _try(faults, f"{where} hierarchy", addr, lambda: memcg_hierarchy(memcg))
+    st.counters = _try(faults, f"{where} page counters", addr,
+                       lambda: page_counters(memcg, hierarchy)) or {}
+    st.stats_method = _STATS_METHOD.get(layout(prog).vmstats)
+    st.stats = memcg_stats(memcg, faults)
+    if per_node:
+        st.node_stats = memcg_node_stats(memcg, faults)
+    st.frozen = frozen_note(prog)
+    return st
