@@ -8,11 +8,13 @@ SYS_PATH := .sys-path
 APT_PKGS := qemu-system-x86 qemu-utils busybox-static makedumpfile kmod e2fsprogs xz-utils \
             zstd gcc libc6-dev make python3 python3-dev python3-venv python3-pip \
             python3-drgn python3-pytest python3-jsonschema \
-            libkdumpfile-dev libdw-dev libelf-dev crash
+            libkdumpfile-dev libdw-dev libelf-dev crash \
+            check clang libclang-rt-14-dev
 TESTBED  := $(SYS_PY) -m tests.testbed.build
 PYTEST_ARGS ?= -ra
 
-.PHONY: all deps venv vmcores vmcores-index demo test test-venv test-sys unit clean
+.PHONY: all deps venv vmcores vmcores-index demo test test-venv test-sys unit clean \
+        libhelper ctest fuzz bench
 
 all: venv
 
@@ -54,9 +56,27 @@ demo: venv
 	$(VENV)/bin/memcg-zombies -c $$VMCORE -s $$VMLINUX
 
 # All tests, under both drgn generations; missing vmcores are built first.
-test: venv vmcores
+test: venv vmcores libhelper ctest
 	$(VENV_PY) -m pytest $(PYTEST_ARGS) tests
 	PYTHONPATH=$(SYS_PATH) $(SYS_PY) -m pytest $(PYTEST_ARGS) -p no:cacheprovider tests
 
+# libhelper: the C page-scan engine (memcg_zombies._scan, in place for both
+# interpreters), its Check unit tests plain and under ASan/UBSan, libFuzzer.
+libhelper: .stamp-deps
+	$(SYS_PY) setup.py -q build_ext --inplace
+
+ctest: .stamp-deps
+	$(MAKE) -C libhelper ctest asan
+
+fuzz: .stamp-deps
+	$(MAKE) -C libhelper fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-60}
+
+# Large guests (16 GiB kdump, 8 GiB ELF), built once into their own cache.
+bench: venv libhelper
+	$(SYS_PY) -m tests.bench.build_large --mem 16384 --drop elf,d31 >/dev/null
+	$(SYS_PY) -m tests.bench.build_large --mem 8192 --drop d31 >/dev/null
+	PYTHONPATH=$(SYS_PATH) $(SYS_PY) -m tests.bench.bench
+
 clean:
+	rm -rf libhelper/build analyzers/_scan*.so
 	rm -rf $(VENV) $(SYS_PATH) build *.egg-info .stamp-deps

@@ -52,7 +52,8 @@ def phrase(pin: Pin) -> str:
     s = "" if n == 1 else "s"
     if pin.kind in _PAGE_KINDS:
         text = f"{n} {_PAGE_KINDS[pin.kind]} page{s}"
-        return f"{text} of {pin.what}" if pin.what and pin.kind != "anon" else text
+        per_file = pin.kind in ("pagecache", "shmem")
+        return f"{text} of {pin.what}" if pin.what and per_file else text
     if pin.kind == "child":
         return f"child {pin.what}"
     if pin.kind == "swap":
@@ -60,7 +61,7 @@ def phrase(pin: Pin) -> str:
     if pin.kind == "socket":
         return f"{n} socket{s} ({pin.what})" if pin.what else f"{n} socket{s}"
     if pin.kind == "cgwb":
-        return f"cgroup writeback on {pin.what}" if pin.what else "cgroup writeback"
+        return pin.what or "cgroup writeback"
     if pin.kind == "slab":
         return f"{n} {pin.what} object{s}"
     unit = pin.unit[:-1] if n == 1 and pin.unit.endswith("s") else pin.unit

@@ -21,6 +21,7 @@ from drgn import FaultError, Object, container_of
 
 from memcg_zombies.layout import has_member
 from memcg_zombies.pinners import Context, Pin, pinner
+from memcg_zombies import scan as scan_mod
 from memcg_zombies.scan import PageScan, scan_pages
 
 __all__ = ("page_scan", "objcg_owners", "owner_of", "inode_path")
@@ -121,7 +122,8 @@ def _compute_scan(ctx: Context) -> Optional[PageScan]:
         if now in ctx.zombies or orig in ctx.zombies:
             interest.add(objcg)
     try:
-        scan = scan_pages(ctx.prog, interest, engine=ctx.scanner or "python")
+        # ctx.scanner None: the best engine built (scan.DEFAULT_ENGINE).
+        scan = scan_pages(ctx.prog, interest, engine=ctx.scanner or scan_mod.DEFAULT_ENGINE)
     except ValueError as e:
         ctx.fault("page scan", e)
         return None

@@ -1,0 +1,426 @@
+/* The memmap scan, step for step analyzers/scan.py's _Scanner:
+ *
+ * - each PFN range is cut into MZ_CHUNK_BYTES reads; a failed read is
+ *   retried in 64 KiB, then 4 KiB pieces, and what still fails becomes a
+ *   memmap fault (scan.py's read_errors);
+ * - an uncharged page that is not a tail is classified alone, owner 0;
+ * - a charged page or a tail is classified from its head (in the same
+ *   piece, else read on its own), and counted per owner, per mapping for
+ *   owners of interest, and a slab head's object vector is walked.
+ *
+ * Threads take chunks from a shared counter and count into their own
+ * tables; results do not depend on the order (sums), and faults are sorted
+ * back into scan order at the end.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "scan.h"
+
+struct chunk {
+	uint32_t range;
+	uint64_t lo, hi;
+};
+
+struct job {
+	const struct mz_layout *l;
+	uint64_t base;
+	const struct mz_scan_opts *o;
+	struct chunk *chunks;
+	size_t nchunks;
+	size_t next;		/* next chunk to take (atomic) */
+	int failed;		/* out of memory somewhere (atomic) */
+	struct mz_set owners;
+};
+
+struct worker {
+	struct job *job;
+	struct mz_reader rd;
+	struct mz_result res;
+	unsigned char *buf;
+	unsigned char *vec;
+	size_t vec_len;
+	uint32_t range;
+	int err;
+};
+
+int mz_result_init(struct mz_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (mz_tab_init(&r->by_owner, 256) || mz_tab_init(&r->folios, 256) ||
+	    mz_tab_init(&r->by_mapping, 256) || mz_tab_init(&r->slab_objects, 1024)) {
+		mz_result_free(r);
+		return -1;
+	}
+	return 0;
+}
+
+void mz_result_free(struct mz_result *r)
+{
+	size_t i;
+
+	mz_tab_free(&r->by_owner);
+	mz_tab_free(&r->folios);
+	mz_tab_free(&r->by_mapping);
+	mz_tab_free(&r->slab_objects);
+	for (i = 0; i < r->nfaults; i++)
+		free(r->faults[i].msg);
+	free(r->faults);
+	r->faults = NULL;
+	r->nfaults = r->faults_cap = 0;
+}
+
+static char *dupstr(const char *s)
+{
+	size_t n = strlen(s ? s : "") + 1;
+	char *d = malloc(n);
+
+	if (d)
+		memcpy(d, s ? s : "", n);
+	return d;
+}
+
+static void add_fault(struct worker *w, const struct mz_fault *f)
+{
+	struct mz_result *r = &w->res;
+
+	if (r->nfaults == r->faults_cap) {
+		size_t cap = r->faults_cap ? 2 * r->faults_cap : 16;
+		struct mz_fault *nf = realloc(r->faults, cap * sizeof(*nf));
+
+		if (!nf) {
+			w->err = -1;
+			return;
+		}
+		r->faults = nf;
+		r->faults_cap = cap;
+	}
+	r->faults[r->nfaults] = *f;
+	r->faults[r->nfaults].msg =
+		dupstr(w->rd.errmsg ? w->rd.errmsg(w->rd.arg) : "read failed");
+	if (!r->faults[r->nfaults].msg) {
+		w->err = -1;
+		return;
+	}
+	r->nfaults++;
+}
+
+static int do_read(struct worker *w, uint64_t addr, void *buf, size_t len)
+{
+	w->res.reads++;
+	if (w->rd.read(w->rd.arg, addr, buf, len))
+		return -1;
+	w->res.bytes_read += len;
+	return 0;
+}
+
+static void bump(struct worker *w, struct mz_tab *t, uint64_t owner, unsigned cls)
+{
+	if (mz_tab_add(t, owner, cls, 0, 1))
+		w->err = -1;
+}
+
+/* Count the objcgs of the slab whose head struct page is 'page'. */
+static void slab_vector(struct worker *w, const unsigned char *page,
+			uint64_t addr, uint64_t pfn, uint64_t vec)
+{
+	const struct mz_layout *l = w->job->l;
+	uint64_t cache = l->off_cache != MZ_NONE ? mz_u64(page, l->off_cache) : 0;
+	uint64_t nobj = mz_slab_nobj(l, page);
+	uint64_t stride = mz_slab_stride(l, page);
+	uint64_t len = nobj * stride;
+	struct mz_fault f = { MZ_FAULT_VECTOR, w->range, pfn, 0, vec, addr, NULL };
+
+	if (!nobj)
+		return;
+	if (len > MZ_MAX_VECTOR_BYTES) {
+		/* Python would attempt it and fail; a garbage slab. */
+		w->res.reads++;
+		add_fault(w, &f);
+		return;
+	}
+	if (len > w->vec_len) {
+		unsigned char *nb = realloc(w->vec, len);
+
+		if (!nb) {
+			w->err = -1;
+			return;
+		}
+		w->vec = nb;
+		w->vec_len = len;
+	}
+	if (do_read(w, vec, w->vec, len)) {
+		add_fault(w, &f);
+		return;
+	}
+	w->res.slabs_with_vector++;
+	if (mz_slab_vector_count(w->vec, len, nobj, stride, cache,
+				 &w->res.slab_objects))
+		w->err = -1;
+}
+
+/* Charged pages and tails: scan.py's _Scanner._slow for page i. */
+static void slow_page(struct worker *w, const unsigned char *buf, uint64_t pfn0,
+		      uint64_t n, uint64_t i)
+{
+	const struct mz_layout *l = w->job->l;
+	uint32_t ps = l->psize;
+	uint64_t chunk_addr = w->job->base + pfn0 * ps;
+	uint64_t addr = chunk_addr + i * ps;
+	const unsigned char *p = buf + i * ps;
+	uint64_t info = mz_u64(p, l->off_comp), head;
+	int tail = info & 1;
+	struct mz_fields hf;
+	unsigned cls;
+	uint64_t owner;
+	unsigned char hbuf[4096];
+
+	if (tail) {
+		head = mz_tail_head(l, addr, info);
+	} else if (l->fake_heads && (mz_u64(p, l->off_flags) & l->PG_head) &&
+		   i + 1 < n && (mz_u64(p + ps, l->off_comp) & 1) &&
+		   mz_u64(p + ps, l->off_comp) - 1 != addr) {
+		/* HVO fake head (v5.18-v7.0): a tail of page[1]'s head. */
+		head = mz_u64(p + ps, l->off_comp) - 1;
+		tail = 1;
+	} else {
+		head = addr;
+	}
+	if (head == addr) {
+		mz_fields_of(l, p, &hf);
+	} else if (head >= chunk_addr && (head - chunk_addr) % ps == 0 &&
+		   (head - chunk_addr) / ps < n) {
+		mz_fields_of(l, buf + (head - chunk_addr), &hf);
+	} else if (!do_read(w, head, hbuf, ps)) {
+		mz_fields_of(l, hbuf, &hf);
+	} else {
+		struct mz_fault f = { MZ_FAULT_HEAD, w->range, pfn0 + i, 0, head, 0, NULL };
+
+		add_fault(w, &f);
+		bump(w, &w->res.by_owner, 0, MZ_OTHER);
+		return;
+	}
+	cls = mz_classify(l, &hf);
+	owner = mz_owner(l, cls, hf.memcg);
+	bump(w, &w->res.by_owner, owner, cls);
+	if (!tail) {
+		bump(w, &w->res.folios, owner, cls);
+		if (cls == MZ_SLAB && (hf.memcg & l->vector_bit) && (hf.memcg & l->vec_mask))
+			slab_vector(w, p, addr, pfn0 + i, hf.memcg & l->vec_mask);
+	}
+	if ((cls == MZ_FILE || cls == MZ_SHMEM) &&
+	    (w->job->o->all_owners || mz_set_has(&w->job->owners, owner))) {
+		uint64_t *c = mz_tab_at(&w->res.by_mapping, owner, hf.mapping, 0, cls);
+
+		if (!c) {
+			w->err = -1;
+			return;
+		}
+		c[0]++;
+		if (hf.flags & l->PG_dirty)
+			c[1]++;
+		if (hf.flags & l->PG_writeback)
+			c[2]++;
+		if (!tail)
+			c[3]++;
+	}
+}
+
+/* scan.py's _Scanner._chunk over one piece that was read. */
+static void parse(struct worker *w, const unsigned char *buf, uint64_t pfn0, uint64_t n)
+{
+	const struct mz_layout *l = w->job->l;
+	uint32_t ps = l->psize;
+	uint64_t i;
+
+	for (i = 0; i < n; i++) {
+		const unsigned char *p = buf + i * ps;
+		struct mz_fields f;
+		unsigned cls;
+
+		mz_fields_of(l, p, &f);
+		if (f.memcg || (mz_u64(p, l->off_comp) & 1)) {
+			slow_page(w, buf, pfn0, n, i);
+			continue;
+		}
+		cls = mz_classify(l, &f);
+		bump(w, &w->res.by_owner, 0, cls);
+		bump(w, &w->res.folios, 0, cls);
+	}
+	w->res.pages_scanned += n;
+}
+
+static const uint32_t retry_bytes[] = { MZ_RETRY1_BYTES, MZ_RETRY2_BYTES };
+
+static void read_range(struct worker *w, uint64_t lo, uint64_t hi, unsigned level)
+{
+	uint32_t ps = w->job->l->psize;
+	uint64_t step, pfn;
+
+	if (!do_read(w, w->job->base + lo * ps, w->buf, (hi - lo) * ps)) {
+		parse(w, w->buf, lo, hi - lo);
+		return;
+	}
+	if (level >= sizeof(retry_bytes) / sizeof(retry_bytes[0])) {
+		struct mz_fault f = { MZ_FAULT_MEMMAP, w->range, lo, hi, 0, 0, NULL };
+
+		add_fault(w, &f);
+		return;
+	}
+	step = retry_bytes[level] / ps ? retry_bytes[level] / ps : 1;
+	for (pfn = lo; pfn < hi; pfn += step)
+		read_range(w, pfn, hi - pfn < step ? hi : pfn + step, level + 1);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct job *j = w->job;
+
+	for (;;) {
+		size_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+
+		if (i >= j->nchunks || __atomic_load_n(&j->failed, __ATOMIC_RELAXED))
+			break;
+		w->range = j->chunks[i].range;
+		read_range(w, j->chunks[i].lo, j->chunks[i].hi, 0);
+		if (w->err)
+			__atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static int fault_cmp(const void *a, const void *b)
+{
+	const struct mz_fault *x = a, *y = b;
+
+	if (x->range != y->range)
+		return x->range < y->range ? -1 : 1;
+	if (x->pfn != y->pfn)
+		return x->pfn < y->pfn ? -1 : 1;
+	return 0;
+}
+
+static int merge(struct mz_result *d, struct mz_result *s)
+{
+	size_t need = d->nfaults + s->nfaults;
+
+	if (mz_tab_merge(&d->by_owner, &s->by_owner) ||
+	    mz_tab_merge(&d->folios, &s->folios) ||
+	    mz_tab_merge(&d->by_mapping, &s->by_mapping) ||
+	    mz_tab_merge(&d->slab_objects, &s->slab_objects))
+		return -1;
+	d->slabs_with_vector += s->slabs_with_vector;
+	d->pages_scanned += s->pages_scanned;
+	d->reads += s->reads;
+	d->bytes_read += s->bytes_read;
+	if (need > d->faults_cap) {
+		struct mz_fault *nf = realloc(d->faults, need * sizeof(*nf));
+
+		if (!nf)
+			return -1;
+		d->faults = nf;
+		d->faults_cap = need;
+	}
+	if (s->nfaults)
+		memcpy(d->faults + d->nfaults, s->faults, s->nfaults * sizeof(struct mz_fault));
+	d->nfaults = need;
+	s->nfaults = 0;	/* messages now belong to d */
+	return 0;
+}
+
+/* scan.py's read loop: per range, chunks of MZ_CHUNK_BYTES from its start. */
+static struct chunk *make_chunks(const struct mz_layout *l,
+				 const struct mz_range *ranges, size_t nranges,
+				 size_t *nchunks)
+{
+	uint64_t per = MZ_CHUNK_BYTES / l->psize ? MZ_CHUNK_BYTES / l->psize : 1;
+	size_t n = 0, k = 0, i;
+	struct chunk *c;
+
+	for (i = 0; i < nranges; i++)
+		if (ranges[i].hi > ranges[i].lo)
+			n += (ranges[i].hi - ranges[i].lo + per - 1) / per;
+	c = calloc(n ? n : 1, sizeof(*c));
+	if (!c)
+		return NULL;
+	for (i = 0; i < nranges; i++) {
+		uint64_t pfn;
+
+		for (pfn = ranges[i].lo; pfn < ranges[i].hi; pfn += per) {
+			c[k].range = (uint32_t)i;
+			c[k].lo = pfn;
+			c[k].hi = ranges[i].hi - pfn < per ? ranges[i].hi : pfn + per;
+			k++;
+		}
+	}
+	*nchunks = k;
+	return c;
+}
+
+int mz_scan(const struct mz_layout *l, uint64_t base,
+	    const struct mz_reader *readers, const struct mz_range *ranges,
+	    size_t nranges, const struct mz_scan_opts *opts,
+	    struct mz_result *res)
+{
+	struct job job;
+	struct worker *ws;
+	pthread_t *tids;
+	int nt = opts->nthreads > 0 ? opts->nthreads : 1;
+	int i, ret = 0, started = 0;
+
+	if (mz_layout_check(l))
+		return -1;
+	memset(&job, 0, sizeof(job));
+	job.l = l;
+	job.base = base;
+	job.o = opts;
+	job.chunks = make_chunks(l, ranges, nranges, &job.nchunks);
+	if (!job.chunks)
+		return -1;
+	if (mz_set_init(&job.owners, opts->owners, opts->nowners)) {
+		free(job.chunks);
+		return -1;
+	}
+	if ((size_t)nt > job.nchunks)
+		nt = job.nchunks ? (int)job.nchunks : 1;
+	ws = calloc(nt, sizeof(*ws));
+	tids = calloc(nt, sizeof(*tids));
+	if (!ws || !tids)
+		ret = -1;
+	for (i = 0; !ret && i < nt; i++) {
+		ws[i].job = &job;
+		ws[i].rd = readers[i];
+		ws[i].buf = malloc(MZ_CHUNK_BYTES + l->psize);
+		if (!ws[i].buf || mz_result_init(&ws[i].res))
+			ret = -1;
+	}
+	if (!ret && nt == 1) {
+		/* Inline: the drgn reader must run on the caller's thread. */
+		worker_main(&ws[0]);
+	} else if (!ret) {
+		for (i = 0; i < nt; i++) {
+			if (pthread_create(&tids[i], NULL, worker_main, &ws[i]))
+				break;
+			started++;
+		}
+		if (!started)
+			worker_main(&ws[0]);
+		for (i = 0; i < started; i++)
+			pthread_join(tids[i], NULL);
+	}
+	for (i = 0; ws && i < nt; i++) {
+		if (!ret && (ws[i].err || merge(res, &ws[i].res)))
+			ret = -1;
+		mz_result_free(&ws[i].res);
+		free(ws[i].buf);
+		free(ws[i].vec);
+	}
+	if (!ret && res->nfaults)
+		qsort(res->faults, res->nfaults, sizeof(*res->faults), fault_cmp);
+	free(ws);
+	free(tids);
+	free(job.chunks);
+	mz_set_free(&job.owners);
+	return ret;
+}

@@ -1,0 +1,568 @@
+/* memcg_zombies._scan: the C page-scan engine for analyzers/scan.py.
+ *
+ *   scan(prog, decoder, base, ranges, owners, threads=1, vmcore=None) -> dict
+ *
+ * 'decoder' is a scan.py _Decoder (the layout facts both engines share);
+ * 'owners' a set of owners of interest or None (all).  With 'vmcore' (a
+ * kdump-compressed or ELF file), 'threads' independent libkdumpfile readers
+ * scan in parallel without the GIL; without it, reads go through
+ * prog.read() in 1 MiB chunks on the calling thread.  The dict holds
+ * exactly the fields of scan.py's PageScan, plus "stats".
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../core/scan.h"
+#include "../readers/kdump.h"
+
+/* -- the drgn reader --------------------------------------------------- */
+
+struct drgn_reader {
+	PyObject *read;		/* bound prog.read */
+	char err[512];
+	int fatal;		/* a non-FaultError exception: re-raised */
+};
+
+static PyObject *FaultError;
+static PyObject *class_names;	/* CLASSES, the class ids as strings */
+
+static int drgn_read(void *arg, uint64_t addr, void *buf, size_t len)
+{
+	struct drgn_reader *r = arg;
+	PyObject *b;
+
+	if (r->fatal)
+		return -1;
+	b = PyObject_CallFunction(r->read, "KnO", (unsigned long long)addr,
+				  (Py_ssize_t)len, Py_False);
+	if (!b) {
+		PyObject *type, *value, *tb, *s;
+
+		PyErr_Fetch(&type, &value, &tb);
+		PyErr_NormalizeException(&type, &value, &tb);
+		if (!FaultError || !PyErr_GivenExceptionMatches(type, FaultError)) {
+			PyErr_Restore(type, value, tb);	/* kept for the caller */
+			r->fatal = 1;
+			snprintf(r->err, sizeof(r->err), "python error");
+			return -1;
+		}
+		s = value ? PyObject_Str(value) : NULL;
+		snprintf(r->err, sizeof(r->err), "%s", s ? PyUnicode_AsUTF8(s) : "fault");
+		Py_XDECREF(s);
+		Py_XDECREF(type);
+		Py_XDECREF(value);
+		Py_XDECREF(tb);
+		PyErr_Clear();
+		return -1;
+	}
+	if (!PyBytes_Check(b) || (size_t)PyBytes_GET_SIZE(b) != len) {
+		Py_DECREF(b);
+		snprintf(r->err, sizeof(r->err), "short read");
+		return -1;
+	}
+	memcpy(buf, PyBytes_AS_STRING(b), len);
+	Py_DECREF(b);
+	return 0;
+}
+
+static const char *drgn_errmsg(void *arg)
+{
+	return ((struct drgn_reader *)arg)->err;
+}
+
+/* -- layout from a _Decoder --------------------------------------------- */
+
+static int attr_u64(PyObject *o, const char *name, uint64_t *v, int *none)
+{
+	PyObject *a = PyObject_GetAttrString(o, name);
+
+	if (!a)
+		return -1;
+	if (none)
+		*none = a == Py_None;
+	if (a == Py_None) {
+		Py_DECREF(a);
+		if (!none) {
+			PyErr_Format(PyExc_ValueError, "decoder.%s is None", name);
+			return -1;
+		}
+		return 0;
+	}
+	*v = PyLong_AsUnsignedLongLongMask(a);
+	Py_DECREF(a);
+	return PyErr_Occurred() ? -1 : 0;
+}
+
+#define U64(name, dst) do {					\
+		uint64_t _v = 0;					\
+		if (attr_u64(dec, name, &_v, NULL))			\
+			return -1;					\
+		(dst) = _v;						\
+	} while (0)
+#define OPT(name, dst, scale) do {				\
+		uint64_t _v = 0;					\
+		int _n;							\
+		if (attr_u64(dec, name, &_v, &_n))			\
+			return -1;					\
+		(dst) = _n ? MZ_NONE : (uint32_t)(_v * (scale));	\
+	} while (0)
+
+static int type_value(PyObject *types, const char *name, uint32_t *dst)
+{
+	PyObject *v = PyDict_GetItemString(types, name);
+
+	*dst = MZ_NONE;
+	if (v) {
+		*dst = (uint32_t)PyLong_AsUnsignedLongMask(v);
+		if (PyErr_Occurred())
+			return -1;
+	}
+	return 0;
+}
+
+static int layout_from(PyObject *dec, struct mz_layout *l)
+{
+	PyObject *types, *ob;
+	uint64_t w;
+
+	mz_layout_init(l);
+	U64("psize", l->psize);
+	U64("w_flags", w); l->off_flags = w * 8;
+	U64("w_mapping", w); l->off_mapping = w * 8;
+	U64("w_memcg", w); l->off_memcg = w * 8;
+	U64("w_comp", w); l->off_comp = w * 8;
+	U64("w_type", w); l->off_type = w * 8;
+	U64("type_shift", l->type_shift);
+	U64("ref_shift", l->ref_shift);
+	U64("PG_head", l->PG_head);
+	U64("PG_dirty", l->PG_dirty);
+	U64("PG_writeback", l->PG_writeback);
+	U64("PG_swapbacked", l->PG_swapbacked);
+	U64("PG_swapcache", l->PG_swapcache);
+	U64("PG_slab", l->PG_slab);
+	U64("top_byte", w); l->top_byte = !!w;
+	U64("vector_bit", l->vector_bit);
+	{
+		uint64_t v = 0; int n;
+
+		if (attr_u64(dec, "kmem_bit", &v, &n))
+			return -1;
+		l->kmem_bit = n ? 0 : v;
+	}
+	U64("data_mask", l->data_mask);
+	U64("vec_mask", l->vec_mask);
+	{
+		uint64_t v = 0; int n;
+
+		if (attr_u64(dec, "info_mask", &v, &n))
+			return -1;
+		l->info_mask = !n && v;
+		if (attr_u64(dec, "fake_heads", &v, &n))
+			return -1;
+		l->fake_heads = !n && v;
+	}
+	OPT("w_cache", l->off_cache, 8);
+	OPT("stride_off", l->stride_off, 1);
+	U64("ext_size", l->ext_size);
+	ob = PyObject_GetAttrString(dec, "objects_bits");
+	if (!ob)
+		return -1;
+	if (ob != Py_None) {
+		unsigned long long bit, width;
+
+		if (!PyArg_ParseTuple(ob, "KK", &bit, &width)) {
+			Py_DECREF(ob);
+			return -1;
+		}
+		l->objects_bit = (uint32_t)bit;
+		l->objects_width = (uint32_t)width;
+	}
+	Py_DECREF(ob);
+	types = PyObject_GetAttrString(dec, "types");
+	if (!types)
+		return -1;
+	if (!PyDict_Check(types) || type_value(types, "buddy", &l->type_buddy) ||
+	    type_value(types, "slab", &l->type_slab) ||
+	    type_value(types, "kmemcg", &l->type_kmemcg)) {
+		if (!PyErr_Occurred())
+			PyErr_SetString(PyExc_TypeError, "decoder.types is not a dict");
+		Py_DECREF(types);
+		return -1;
+	}
+	Py_DECREF(types);
+	if (mz_layout_check(l)) {
+		PyErr_SetString(PyExc_ValueError, "struct page layout out of bounds");
+		return -1;
+	}
+	return 0;
+}
+
+/* -- results as Python ---------------------------------------------------- */
+
+static int set_item(PyObject *d, PyObject *k, PyObject *v)
+{
+	int r = (k && v) ? PyDict_SetItem(d, k, v) : -1;
+
+	Py_XDECREF(k);
+	Py_XDECREF(v);
+	return r;
+}
+
+static PyObject *owner_dict(const struct mz_tab *t, PyObject *names)
+{
+	PyObject *d = PyDict_New();
+	size_t i;
+
+	for (i = 0; d && i < t->cap; i++) {
+		const struct mz_ent *e = &t->e[i];
+
+		if (!e->used || !e->n[0])
+			continue;
+		if (set_item(d, Py_BuildValue("(KO)", e->k[0], PyTuple_GET_ITEM(names, e->k[1])),
+			     PyLong_FromUnsignedLongLong(e->n[0]))) {
+			Py_DECREF(d);
+			return NULL;
+		}
+	}
+	return d;
+}
+
+static PyObject *result_dict(struct mz_result *r, PyObject *names)
+{
+	PyObject *d = PyDict_New(), *maps = PyDict_New(), *mcls = PyDict_New();
+	PyObject *slab = PyDict_New(), *faults = PyList_New(0), *errs = PyList_New(0);
+	PyObject *heads = PySet_New(NULL);
+	size_t i;
+
+	if (!d || !maps || !mcls || !slab || !faults || !errs || !heads)
+		goto fail;
+	if (set_item(d, PyUnicode_FromString("by_owner"), owner_dict(&r->by_owner, names)) ||
+	    set_item(d, PyUnicode_FromString("folios_by_owner"), owner_dict(&r->folios, names)))
+		goto fail;
+	for (i = 0; i < r->by_mapping.cap; i++) {
+		const struct mz_ent *e = &r->by_mapping.e[i];
+		PyObject *owner, *inner;
+
+		if (!e->used)
+			continue;
+		owner = PyLong_FromUnsignedLongLong(e->k[0]);
+		inner = owner ? PyDict_GetItemWithError(maps, owner) : NULL;
+		if (!inner && !PyErr_Occurred()) {
+			inner = PyDict_New();
+			if (inner && PyDict_SetItem(maps, owner, inner) < 0)
+				Py_CLEAR(inner);
+			Py_XDECREF(inner);	/* maps holds it */
+		}
+		Py_XDECREF(owner);
+		if (!inner ||
+		    set_item(inner, PyLong_FromUnsignedLongLong(e->k[1]),
+			     Py_BuildValue("(KKKK)", e->n[0], e->n[1], e->n[2], e->n[3])) ||
+		    set_item(mcls, PyLong_FromUnsignedLongLong(e->k[1]),
+			     Py_NewRef(PyTuple_GET_ITEM(names, e->tag))))
+			goto fail;
+	}
+	for (i = 0; i < r->slab_objects.cap; i++) {
+		const struct mz_ent *e = &r->slab_objects.e[i];
+
+		if (e->used && set_item(slab, Py_BuildValue("(KK)", e->k[0], e->k[1]),
+					PyLong_FromUnsignedLongLong(e->n[0])))
+			goto fail;
+	}
+	for (i = 0; i < r->nfaults; i++) {
+		const struct mz_fault *f = &r->faults[i];
+		PyObject *t = NULL;
+
+		if (f->kind == MZ_FAULT_MEMMAP) {
+			/* scan.py keeps the message up to its first colon and
+			 * merges adjacent failures with the same message. */
+			Py_ssize_t n = PyList_GET_SIZE(errs);
+			const char *colon = strchr(f->msg, ':');
+			PyObject *msg = PyUnicode_FromStringAndSize(
+				f->msg, colon ? colon - f->msg : (Py_ssize_t)strlen(f->msg));
+
+			if (!msg)
+				goto fail;
+			if (n) {
+				PyObject *last = PyList_GET_ITEM(errs, n - 1);
+
+				if (PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(last, 1)) == f->pfn &&
+				    PyUnicode_Compare(PyTuple_GET_ITEM(last, 2), msg) == 0) {
+					t = Py_BuildValue("(OKO)", PyTuple_GET_ITEM(last, 0),
+							  f->hi, msg);
+					Py_DECREF(msg);
+					if (!t || PyList_SetItem(errs, n - 1, t))
+						goto fail;
+					continue;
+				}
+			}
+			t = Py_BuildValue("(KKN)", f->pfn, f->hi, msg);
+			if (!t || PyList_Append(errs, t)) {
+				Py_XDECREF(t);
+				goto fail;
+			}
+			Py_DECREF(t);
+			continue;
+		}
+		if (f->kind == MZ_FAULT_HEAD) {
+			/* scan.py caches heads: one fault per unreadable head. */
+			PyObject *a = PyLong_FromUnsignedLongLong(f->addr);
+			int seen = a ? PySet_Contains(heads, a) : -1;
+
+			if (seen < 0 || (!seen && PySet_Add(heads, a))) {
+				Py_XDECREF(a);
+				goto fail;
+			}
+			Py_DECREF(a);
+			if (seen)
+				continue;
+			t = Py_BuildValue("(ssK)", "compound head", f->msg, f->addr);
+		} else {
+			char where[96];
+
+			snprintf(where, sizeof(where), "slab object vector of slab 0x%llx",
+				 (unsigned long long)f->slab);
+			t = Py_BuildValue("(ssK)", where, f->msg, f->addr);
+		}
+		if (!t || PyList_Append(faults, t)) {
+			Py_XDECREF(t);
+			goto fail;
+		}
+		Py_DECREF(t);
+	}
+	if (set_item(d, PyUnicode_FromString("by_mapping"), maps) ||
+	    set_item(d, PyUnicode_FromString("mapping_class"), mcls) ||
+	    set_item(d, PyUnicode_FromString("slab_objects"), slab) ||
+	    set_item(d, PyUnicode_FromString("faults"), faults) ||
+	    set_item(d, PyUnicode_FromString("read_errors"), errs)) {
+		maps = mcls = slab = faults = errs = NULL;
+		goto fail;
+	}
+	maps = mcls = slab = faults = errs = NULL;
+	Py_DECREF(heads);
+	heads = NULL;
+	if (set_item(d, PyUnicode_FromString("slabs_with_vector"),
+		     PyLong_FromUnsignedLongLong(r->slabs_with_vector)) ||
+	    set_item(d, PyUnicode_FromString("pages_scanned"),
+		     PyLong_FromUnsignedLongLong(r->pages_scanned)) ||
+	    set_item(d, PyUnicode_FromString("stats"),
+		     Py_BuildValue("{sKsK}", "reads", r->reads, "bytes_read", r->bytes_read)))
+		goto fail;
+	return d;
+fail:
+	Py_XDECREF(d);
+	Py_XDECREF(maps);
+	Py_XDECREF(mcls);
+	Py_XDECREF(slab);
+	Py_XDECREF(faults);
+	Py_XDECREF(errs);
+	Py_XDECREF(heads);
+	return NULL;
+}
+
+/* -- scan() ---------------------------------------------------------------- */
+
+static int u64_list(PyObject *it, uint64_t **out, size_t *n)
+{
+	PyObject *seq = PySequence_Fast(it, "owners must be iterable");
+	Py_ssize_t i, len;
+
+	*out = NULL;
+	*n = 0;
+	if (!seq)
+		return -1;
+	len = PySequence_Fast_GET_SIZE(seq);
+	*out = calloc(len ? len : 1, sizeof(uint64_t));
+	for (i = 0; *out && i < len; i++)
+		(*out)[i] = PyLong_AsUnsignedLongLongMask(PySequence_Fast_GET_ITEM(seq, i));
+	Py_DECREF(seq);
+	if (!*out)
+		return (PyErr_NoMemory(), -1);
+	*n = len;
+	return PyErr_Occurred() ? -1 : 0;
+}
+
+static PyObject *scan(PyObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "prog", "decoder", "base", "ranges", "owners",
+				  "threads", "vmcore", NULL };
+	PyObject *prog, *dec, *rlist, *owners, *names, *ret = NULL, *seq = NULL;
+	unsigned long long base;
+	int threads = 1, i, rc;
+	const char *vmcore = NULL;
+	struct mz_layout l;
+	struct mz_range *ranges = NULL;
+	struct mz_reader *readers = NULL;
+	struct mz_kdump **kd = NULL;
+	struct drgn_reader dr = { NULL, "", 0 };
+	struct mz_scan_opts o = { NULL, 0, 0, 1 };
+	struct mz_result res;
+	uint64_t *own = NULL;
+	Py_ssize_t nr = 0, k;
+	(void)self;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OOKOO|iz", kwlist, &prog, &dec,
+					 &base, &rlist, &owners, &threads, &vmcore))
+		return NULL;
+	if (layout_from(dec, &l))
+		return NULL;
+	names = class_names;
+	Py_INCREF(names);
+	seq = PySequence_Fast(rlist, "ranges must be a sequence of (lo, hi)");
+	if (!seq)
+		goto out;
+	nr = PySequence_Fast_GET_SIZE(seq);
+	ranges = calloc(nr ? nr : 1, sizeof(*ranges));
+	if (!ranges) {
+		PyErr_NoMemory();
+		goto out;
+	}
+	for (k = 0; k < nr; k++) {
+		unsigned long long lo, hi;
+
+		if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, k), "KK", &lo, &hi))
+			goto out;
+		ranges[k].lo = lo;
+		ranges[k].hi = hi;
+	}
+	if (owners == Py_None)
+		o.all_owners = 1;
+	else if (u64_list(owners, &own, &o.nowners))
+		goto out;
+	o.owners = own;
+	if (!vmcore)
+		threads = 1;
+	if (threads < 1)
+		threads = 1;
+	readers = calloc(threads, sizeof(*readers));
+	kd = calloc(threads, sizeof(*kd));
+	if (!readers || !kd) {
+		PyErr_NoMemory();
+		goto out;
+	}
+	if (vmcore) {
+		for (i = 0; i < threads; i++) {
+			char err[512];
+
+			kd[i] = mz_kdump_open(vmcore, err, sizeof(err));
+			if (!kd[i]) {
+				PyErr_SetString(PyExc_OSError, err);
+				goto out;
+			}
+			readers[i].read = mz_kdump_read;
+			readers[i].errmsg = mz_kdump_errmsg;
+			readers[i].arg = kd[i];
+		}
+	} else {
+		dr.read = PyObject_GetAttrString(prog, "read");
+		if (!dr.read)
+			goto out;
+		readers[0].read = drgn_read;
+		readers[0].errmsg = drgn_errmsg;
+		readers[0].arg = &dr;
+	}
+	o.nthreads = threads;
+	if (mz_result_init(&res)) {
+		PyErr_NoMemory();
+		goto out;
+	}
+	if (vmcore) {
+		Py_BEGIN_ALLOW_THREADS
+		rc = mz_scan(&l, base, readers, ranges, nr, &o, &res);
+		Py_END_ALLOW_THREADS
+	} else {
+		rc = mz_scan(&l, base, readers, ranges, nr, &o, &res);
+	}
+	if (dr.fatal) {
+		if (!PyErr_Occurred())
+			PyErr_SetString(PyExc_RuntimeError, "prog.read failed");
+	} else if (rc) {
+		PyErr_NoMemory();
+	} else {
+		ret = result_dict(&res, names);
+	}
+	mz_result_free(&res);
+out:
+	for (i = 0; kd && i < threads; i++)
+		mz_kdump_close(kd[i]);
+	free(kd);
+	free(readers);
+	free(ranges);
+	free(own);
+	Py_XDECREF(dr.read);
+	Py_XDECREF(seq);
+	Py_DECREF(names);
+	return ret;
+}
+
+static PyObject *kdump_read_py(PyObject *self, PyObject *args)
+{
+	const char *path;
+	unsigned long long addr;
+	Py_ssize_t len;
+	char err[512];
+	struct mz_kdump *k;
+	PyObject *b;
+	int rc;
+	(void)self;
+
+	if (!PyArg_ParseTuple(args, "sKn", &path, &addr, &len))
+		return NULL;
+	k = mz_kdump_open(path, err, sizeof(err));
+	if (!k)
+		return PyErr_Format(PyExc_OSError, "%s", err);
+	b = PyBytes_FromStringAndSize(NULL, len);
+	if (b) {
+		Py_BEGIN_ALLOW_THREADS
+		rc = mz_kdump_read(k, addr, PyBytes_AS_STRING(b), len);
+		Py_END_ALLOW_THREADS
+		if (rc) {
+			PyErr_SetString(PyExc_OSError, mz_kdump_errmsg(k));
+			Py_CLEAR(b);
+		}
+	}
+	mz_kdump_close(k);
+	return b;
+}
+
+static PyMethodDef methods[] = {
+	{ "scan", (PyCFunction)(void (*)(void))scan, METH_VARARGS | METH_KEYWORDS,
+	  "scan(prog, decoder, base, ranges, owners, threads=1, vmcore=None) -> dict" },
+	{ "kdump_read", kdump_read_py, METH_VARARGS,
+	  "kdump_read(path, kvaddr, length) -> bytes, through libkdumpfile" },
+	{ NULL, NULL, 0, NULL }
+};
+
+static struct PyModuleDef module = {
+	PyModuleDef_HEAD_INIT, "memcg_zombies._scan",
+	"The C page-scan engine (libhelper/).", -1, methods,
+	NULL, NULL, NULL, NULL
+};
+
+PyMODINIT_FUNC PyInit__scan(void)
+{
+	PyObject *m = PyModule_Create(&module), *drgn, *names;
+	unsigned c;
+
+	if (!m)
+		return NULL;
+	names = PyTuple_New(MZ_NCLASS);
+	for (c = 0; names && c < MZ_NCLASS; c++)
+		PyTuple_SET_ITEM(names, c, PyUnicode_InternFromString(mz_class_name(c)));
+	if (names) {
+		class_names = names;
+		Py_INCREF(names);
+	}
+	if (!names || PyModule_AddObject(m, "CLASSES", names)) {
+		Py_XDECREF(names);
+		Py_DECREF(m);
+		return NULL;
+	}
+	drgn = PyImport_ImportModule("drgn");
+	if (drgn) {
+		FaultError = PyObject_GetAttrString(drgn, "FaultError");
+		Py_DECREF(drgn);
+	}
+	PyErr_Clear();
+	return m;
+}

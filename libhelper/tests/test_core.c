@@ -1,0 +1,281 @@
+/* Unit tests of the core (Check): classification per era, tails and heads,
+ * slab vectors with stride, read failures, threads, owners of interest. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../core/scan.h"
+
+#define NPAGES 4096
+#define BASE 0xffffea0000000000ull
+#define VEC 0xffff888000100000ull
+
+/* A fake kernel: a memmap of NPAGES 64-byte pages, one vector, one hole. */
+static unsigned char memmap[NPAGES * 64];
+static unsigned char vecmem[4096];
+static uint64_t hole_lo = NPAGES, hole_hi = NPAGES;
+
+static int fake_read(void *arg, uint64_t a, void *buf, size_t len)
+{
+	(void)arg;
+	if (a >= BASE && a + len <= BASE + sizeof(memmap)) {
+		uint64_t p0 = (a - BASE) / 64, p1 = (a + len - BASE + 63) / 64;
+
+		if (p0 < hole_hi && p1 > hole_lo)
+			return -1;
+		memcpy(buf, memmap + (a - BASE), len);
+		return 0;
+	}
+	if (a >= VEC && a + len <= VEC + sizeof(vecmem)) {
+		memcpy(buf, vecmem + (a - VEC), len);
+		return 0;
+	}
+	return -1;
+}
+
+static const char *fake_err(void *arg)
+{
+	(void)arg;
+	return "could not read memory: fake";
+}
+
+/* 6.1-like layout: flags 0, compound 8, mapping 24, type/refcount word 48
+ * (_mapcount at 48, _refcount at 52), memcg_data 56. */
+static void layout61(struct mz_layout *l)
+{
+	mz_layout_init(l);
+	l->off_flags = 0;
+	l->off_comp = 8;
+	l->off_mapping = 24;
+	l->off_type = 48;
+	l->type_shift = 0;
+	l->ref_shift = 32;
+	l->off_memcg = 56;
+	l->PG_head = 1 << 16;
+	l->PG_dirty = 1 << 4;
+	l->PG_writeback = 1 << 13;
+	l->PG_swapbacked = 1 << 19;
+	l->PG_swapcache = 1 << 8;
+	l->PG_slab = 1 << 9;
+	l->type_buddy = 0x80;
+	l->kmem_bit = 2;
+	l->off_cache = 8;
+	l->objects_bit = 32 * 8 + 16;	/* counters at 32: inuse:16 objects:15 */
+	l->objects_width = 15;
+}
+
+static unsigned char *pg(uint64_t i) { return memmap + i * 64; }
+static void put(unsigned char *p, uint32_t off, uint64_t v) { memcpy(p + off, &v, 8); }
+
+static void fill(void)
+{
+	uint64_t i;
+
+	memset(memmap, 0, sizeof(memmap));
+	memset(vecmem, 0, sizeof(vecmem));
+	for (i = 0; i < NPAGES; i++)
+		put(pg(i), 48, (uint64_t)1 << 32 | 0xffffffffu);	/* ref 1, no type */
+	/* 0: buddy head */
+	put(pg(0), 48, 0xffffff7fu);
+	/* 1: charged file page, dirty */
+	put(pg(1), 0, 1 << 4);
+	put(pg(1), 24, 0xffff888000200000ull);
+	put(pg(1), 56, 0xffff888000300000ull);
+	/* 2..5: an order-2 anon folio of memcg M */
+	put(pg(2), 0, 1 << 16);
+	put(pg(2), 24, 0xffff888000400001ull);
+	put(pg(2), 56, 0xffff888000300000ull);
+	for (i = 3; i < 6; i++)
+		put(pg(i), 8, BASE + 2 * 64 + 1);
+	/* 6: kmem page of objcg O */
+	put(pg(6), 56, 0xffff888000500000ull | 2);
+	/* 7: slab with 3 objects, vector at VEC: objcg O twice, one empty */
+	put(pg(7), 0, 1 << 9);
+	put(pg(7), 8, 0xffff888000600000ull);
+	put(pg(7), 32, (uint64_t)3 << 16);
+	put(pg(7), 56, VEC | 1);
+	put(vecmem, 0, 0xffff888000500000ull);
+	put(vecmem, 16, 0xffff888000500000ull);
+	/* 8: shmem page in swap cache */
+	put(pg(8), 0, (1 << 19) | (1 << 8));
+	put(pg(8), 56, 0xffff888000300000ull);
+	/* 9: free, refcount 0 */
+	put(pg(9), 48, 0xffffffffu);
+}
+
+static uint64_t owner_pages(struct mz_result *r, uint64_t o, unsigned cls)
+{
+	const struct mz_ent *e = mz_tab_find(&r->by_owner, o, cls, 0);
+
+	return e ? e->n[0] : 0;
+}
+
+static void run(struct mz_result *r, int threads, const uint64_t *owners, size_t n)
+{
+	struct mz_layout l;
+	struct mz_reader rd[4];
+	struct mz_range range = { 0, NPAGES };
+	struct mz_scan_opts o = { owners, n, owners == NULL, threads };
+	int i;
+
+	layout61(&l);
+	for (i = 0; i < 4; i++) {
+		rd[i].read = fake_read;
+		rd[i].errmsg = fake_err;
+		rd[i].arg = NULL;
+	}
+	ck_assert_int_eq(mz_result_init(r), 0);
+	ck_assert_int_eq(mz_scan(&l, BASE, rd, &range, 1, &o, r), 0);
+}
+
+START_TEST(test_classes)
+{
+	struct mz_result r;
+	const uint64_t M = 0xffff888000300000ull, O = 0xffff888000500000ull;
+
+	fill();
+	run(&r, 1, NULL, 0);
+	ck_assert_uint_eq(r.pages_scanned, NPAGES);
+	ck_assert_uint_eq(owner_pages(&r, 0, MZ_FREE), 2);
+	ck_assert_uint_eq(owner_pages(&r, M, MZ_FILE), 1);
+	ck_assert_uint_eq(owner_pages(&r, M, MZ_ANON), 4);	/* head + 3 tails */
+	ck_assert_uint_eq(owner_pages(&r, O, MZ_KMEM), 1);
+	ck_assert_uint_eq(owner_pages(&r, 0, MZ_SLAB), 1);	/* a vector is no owner */
+	ck_assert_uint_eq(owner_pages(&r, M, MZ_SWAPCACHE), 1);
+	ck_assert_uint_eq(owner_pages(&r, 0, MZ_OTHER), NPAGES - 10);
+	ck_assert_uint_eq(r.slabs_with_vector, 1);
+	ck_assert_ptr_nonnull(mz_tab_find(&r.slab_objects, O, 0xffff888000600000ull, 0));
+	ck_assert_uint_eq(mz_tab_find(&r.slab_objects, O, 0xffff888000600000ull, 0)->n[0], 2);
+	ck_assert_uint_eq(mz_tab_find(&r.folios, M, MZ_ANON, 0)->n[0], 1);
+	ck_assert_uint_eq(mz_tab_find(&r.by_mapping, M, 0xffff888000200000ull, 0)->n[1], 1);
+	ck_assert_uint_eq(r.nfaults, 0);
+	mz_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_threads_and_interest)
+{
+	struct mz_result a, b;
+	const uint64_t none[] = { 0x1234 };
+
+	fill();
+	run(&a, 1, NULL, 0);
+	run(&b, 3, none, 1);
+	ck_assert_uint_eq(a.by_owner.len, b.by_owner.len);
+	ck_assert_uint_eq(b.by_mapping.len, 0);	/* no owner of interest */
+	ck_assert_uint_eq(owner_pages(&b, 0xffff888000300000ull, MZ_ANON), 4);
+	mz_result_free(&a);
+	mz_result_free(&b);
+}
+END_TEST
+
+START_TEST(test_hole_and_far_head)
+{
+	struct mz_result r;
+
+	fill();
+	/* pages 64..127 unreadable: one 4 KiB piece lost, reported once */
+	hole_lo = 64;
+	hole_hi = 128;
+	/* page 200 is a tail of page 100, which is in the hole */
+	put(pg(200), 8, BASE + 100 * 64 + 1);
+	run(&r, 1, NULL, 0);
+	ck_assert_uint_eq(r.pages_scanned, NPAGES - 64);
+	ck_assert_uint_eq(r.nfaults, 2);
+	ck_assert_int_eq(r.faults[0].kind, MZ_FAULT_MEMMAP);
+	ck_assert_uint_eq(r.faults[0].pfn, 64);
+	ck_assert_uint_eq(r.faults[0].hi, 128);
+	ck_assert_int_eq(r.faults[1].kind, MZ_FAULT_HEAD);
+	ck_assert_uint_eq(r.faults[1].addr, BASE + 100 * 64);
+	hole_lo = hole_hi = NPAGES;
+	mz_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_page_types)
+{
+	struct mz_layout l;
+
+	mz_layout_init(&l);
+	l.top_byte = 1;
+	ck_assert(mz_is_type(&l, 0xf5000000u, 0xf5));
+	ck_assert(!mz_is_type(&l, 0xf0000000u, 0xf5));
+	ck_assert(!mz_is_type(&l, 0xf5000000u, MZ_NONE));
+	l.top_byte = 0;
+	ck_assert(mz_is_type(&l, 0xffffff7fu, 0x80));
+	ck_assert(!mz_is_type(&l, 0xffffffffu, 0x80));	/* -1: no type */
+	ck_assert(!mz_is_type(&l, 0x0000007fu, 0x80));	/* a mapcount */
+}
+END_TEST
+
+START_TEST(test_tail_mask)
+{
+	struct mz_layout l;
+	uint64_t page = 0xffffea0000123440ull;
+
+	mz_layout_init(&l);
+	ck_assert_uint_eq(mz_tail_head(&l, page, 0xffffea0000120001ull), 0xffffea0000120000ull);
+	l.info_mask = 1;
+	/* v7.1 HVO: GENMASK(63, 9 + 6) | 1 names the head by masking */
+	ck_assert_uint_eq(mz_tail_head(&l, page, ~((1ull << 15) - 1) | 1), 0xffffea0000120000ull);
+	/* a plain pointer still works under info_mask */
+	ck_assert_uint_eq(mz_tail_head(&l, page, 0xffffea0000120001ull), 0xffffea0000120000ull);
+}
+END_TEST
+
+START_TEST(test_vector_stride)
+{
+	unsigned char v[64] = { 0 };
+	struct mz_tab t;
+
+	put(v, 0, 0x10);
+	put(v, 24, 0x10);
+	put(v, 48, 0x20);
+	ck_assert_int_eq(mz_tab_init(&t, 4), 0);
+	ck_assert_int_eq(mz_slab_vector_count(v, sizeof(v), 3, 24, 7, &t), 0);
+	ck_assert_uint_eq(mz_tab_find(&t, 0x10, 7, 0)->n[0], 2);
+	ck_assert_uint_eq(mz_tab_find(&t, 0x20, 7, 0)->n[0], 1);
+	/* stride not in whole words: ignored, as scan.py does */
+	ck_assert_int_eq(mz_slab_vector_count(v, sizeof(v), 3, 12, 8, &t), 0);
+	ck_assert_ptr_null(mz_tab_find(&t, 0x10, 8, 0));
+	/* n beyond the buffer: bounded */
+	ck_assert_int_eq(mz_slab_vector_count(v, sizeof(v), 1000, 8, 9, &t), 0);
+	mz_tab_free(&t);
+}
+END_TEST
+
+START_TEST(test_table_grows)
+{
+	struct mz_tab t;
+	uint64_t i;
+
+	ck_assert_int_eq(mz_tab_init(&t, 1), 0);
+	for (i = 0; i < 100000; i++)
+		ck_assert_int_eq(mz_tab_add(&t, i * 64, i & 7, 0, 1), 0);
+	ck_assert_uint_eq(t.len, 100000);
+	ck_assert_uint_eq(mz_tab_find(&t, 64 * 777, 777 & 7, 0)->n[0], 1);
+	mz_tab_free(&t);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("libhelper core");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_classes);
+	tcase_add_test(tc, test_threads_and_interest);
+	tcase_add_test(tc, test_hole_and_far_head);
+	tcase_add_test(tc, test_page_types);
+	tcase_add_test(tc, test_tail_mask);
+	tcase_add_test(tc, test_vector_stride);
+	tcase_add_test(tc, test_table_grows);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_NOFORK);	/* sanitizers see everything */
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
