@@ -17,7 +17,8 @@ Exit status:
 - 1: unexpected internal error (set MEMCG_ZOMBIES_DEBUG=1 for a traceback)
 - 2: usage error
 - 3: cannot open input: a file is missing or unreadable, the core file is
-  not a core dump, /proc/kcore cannot be opened
+  not a core dump or is cut short before the kernel's own memory (a dump
+  truncated after that gives a partial report), /proc/kcore cannot be opened
 - 4: kernel debug info missing, or the vmlinux does not match the kernel
 - 5: kernel without memory cgroups (not built in, or disabled at boot)
 """

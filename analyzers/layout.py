@@ -47,9 +47,11 @@ def has_member(prog: Program, type_name: str, member: str) -> bool:
 
 
 def _constant(prog: Program, name: str) -> Optional[int]:
+    """An enumerator or variable's value; None if absent or unreadable (a damaged or
+    filtered dump must not stop the layout from being learned)."""
     try:
         return prog[name].value_()
-    except (LookupError, ValueError):
+    except (LookupError, ValueError, FaultError):
         return None
 
 
@@ -186,6 +188,16 @@ class Layout:
                 self.page_types["kmemcg"] = 0x200
             if self.pg_slab is None:
                 self.page_types["slab"] = 0x1000
+            if self.page_off["page_type"] is None and self.page_off["_mapcount"] is not None:
+                # Before v4.18 (6e292b9be7f4) there is no page_type: PageBuddy
+                # and PageKmemcg compare _mapcount with PAGE_*_MAPCOUNT_VALUE
+                # (checked 4.9: buddy -128, balloon -256, kmemcg -512). Of
+                # those only -512 has bit 9 clear under the set top nibble, so
+                # the inverted test with 0x200 is exact for kmemcg; buddy
+                # pages are told by their zero refcount instead.
+                self.page_type_encoding = "mapcount"
+                self.page_off["page_type"] = self.page_off["_mapcount"]
+                self.page_types = {"kmemcg": 0x200}
 
         # memcg_data low bits, enum page_memcg_data_flags (v5.11): bit 0
         # MEMCG_DATA_OBJCGS (renamed MEMCG_DATA_OBJEXTS in v6.10, 21c690a349ba
@@ -231,6 +243,28 @@ class Layout:
         self.kmem_css_refs_per_page = 0 if self.kmem_memcg_is_objcg else 1
         # - slab objects: objcg refs only (v5.9+); before, per-memcg caches.
         self.slab_css_refs_per_object = 0 if self.has_objcg else None
+        # - slab pages of per-memcg caches (reference section 3): up to v5.2
+        #   memcg_charge_slab() sets page->mem_cgroup on the slab page and
+        #   try_charge() holds one css ref per page (checked 4.9, 4.19).
+        #   v5.3's 4d96ba353075 ("mm: memcg/slab: stop setting
+        #   page->mem_cgroup pointer for slab pages") moved those refs onto
+        #   the cache's memcg_params.refcnt (percpu_ref, added by the same
+        #   series), and the cache holds one css ref instead (see
+        #   pinners/kmem_caches.py). memcg_params without refcnt: era A.
+        kmem_cache_t = _type(prog, "struct kmem_cache")
+        params_t = (kmem_cache_t.member("memcg_params").type
+                    if kmem_cache_t is not None and kmem_cache_t.has_member("memcg_params")
+                    else None)
+        self.slab_page_names_memcg = (params_t is not None and self.page_memcg == "mem_cgroup"
+                                      and not params_t.has_member("refcnt"))
+        self.slab_css_refs_per_page = 1 if self.slab_page_names_memcg else 0
+        # - a per-memcg cache itself: one css ref from memcg_link_cache()
+        #   (css_get) from v5.3 until v5.9 removed per-memcg caches; moved to
+        #   the parent by memcg_deactivate_kmem_caches() (v5.3, believed
+        #   fb2f2b0adb98 "mm: memcg/slab: reparent memcg kmem_caches on
+        #   cgroup removal"). None: no per-memcg caches.
+        self.kmem_cache_css_refs = (None if params_t is None
+                                    else 1 if params_t.has_member("refcnt") else 0)
 
         # Slab containers. struct slab overlays struct page since v5.17,
         # d122019bf061 ("mm: Split slab into its own type"); it names the
@@ -268,7 +302,7 @@ class Layout:
             try:
                 self.vmemmap = prog[name].value_()
                 break
-            except (LookupError, ValueError):
+            except (LookupError, ValueError, FaultError):
                 continue
 
     # -- References held elsewhere: ids, swap, sockets, writeback, stock, bpf -----
@@ -385,6 +419,13 @@ class Layout:
             if _object(prog, sym) is not None:
                 self.memcg_id_table = (sym, kind)
                 break
+        # Before v4.11's 0a835c4f090a ("Reimplement IDR and IDA using the
+        # radix tree") an IDR is a tree of struct idr_layer (idr->top,
+        # layer->ary[1 << IDR_BITS]) with no idr_rt (checked 4.9).
+        if (self.memcg_id_table is not None and self.memcg_id_table[1] == "idr"
+                and has_member(prog, "struct idr", "top")
+                and not has_member(prog, "struct idr", "idr_rt")):
+            self.memcg_id_table = (self.memcg_id_table[0], "idr_layers")
 
         # struct page_counter (v4.3): "count" until v4.18's "mm: rename
         # page_counter's count/limit into usage/max" (checked 4.9 / 4.19).
@@ -555,6 +596,8 @@ class Layout:
             "lru_css_ref_unit": self.lru_css_ref_unit,
             "kmem_css_refs_per_page": self.kmem_css_refs_per_page,
             "slab_css_refs_per_object": self.slab_css_refs_per_object,
+            "slab_css_refs_per_page": self.slab_css_refs_per_page,
+            "kmem_cache_css_refs": self.kmem_cache_css_refs,
         }
 
     def _facts_refs(self) -> Dict[str, object]:

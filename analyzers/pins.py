@@ -62,8 +62,13 @@ def phrase(pin: Pin) -> str:
         return f"{n} socket{s} ({pin.what})" if pin.what else f"{n} socket{s}"
     if pin.kind == "cgwb":
         return pin.what or "cgroup writeback"
+    if pin.kind == "slab" and pin.unit == "pages":
+        return f"{n} slab page{s} of per-memcg caches"  # up to v5.2: page->mem_cgroup
     if pin.kind == "slab":
         return f"{n} {pin.what} object{s}"
+    if pin.kind == "kmem_cache":
+        # v4.x-v5.8 per-memcg caches (pinners/kmem_caches.py).
+        return f"kmem cache {pin.what}" if n == 1 and pin.what else f"{n} kmem caches"
     unit = pin.unit[:-1] if n == 1 and pin.unit.endswith("s") else pin.unit
     return f"{n} {pin.kind} {unit}" + (f" ({pin.what})" if pin.what else "")
 

@@ -148,7 +148,14 @@ def _counters(st: Dict) -> List[str]:
             f"  memory.stat: {', '.join(stats) or 'all zero'}"]
 
 
-def _zombie_detail(z: Zombie) -> List[str]:
+def _paths(value, paths: Dict[str, str]):
+    """memcg addresses (hex strings, alone or in a list) as cgroup paths where known."""
+    if isinstance(value, list):
+        return ",".join(str(_paths(v, paths)) for v in value)
+    return paths.get(value, value) if isinstance(value, str) else value
+
+
+def _zombie_detail(z: Zombie, paths: Dict[str, str]) -> List[str]:
     e = z.entry
     lines = [f"{_s(e.path)}  (cgroup id {_s(e.cgroup_id)}, css id {_s(e.css_id)}, "
              f"mem_cgroup {e.address:#x})",
@@ -158,7 +165,7 @@ def _zombie_detail(z: Zombie) -> List[str]:
     if z.pins:
         lines.append("  pins:")
         for p in z.pins:
-            extra = ", ".join(f"{k}={v}" for k, v in p["detail"].items()
+            extra = ", ".join(f"{k}={_paths(v, paths)}" for k, v in p["detail"].items()
                               if k in ("dirty", "writeback", "fs", "ino", "memcg_id", "state",
                                        "on_swap", "reparented_to", "charged_to"))
             lines.append(f"    {p['kind']:<10} {p['count']:>7} {p['unit']:<8} "
@@ -197,8 +204,9 @@ def render_text(report: Report, top: Optional[int] = 20, detail: bool = False,
         if len(shown) < len(zs):
             lines.append(f"... {len(zs) - len(shown)} more (--top 0 shows all)")
         if detail:
+            paths = {hex(m.address): m.path for m in report.memcgs if m.path}
             for z in shown:
-                lines += [""] + _zombie_detail(z)
+                lines += [""] + _zombie_detail(z, paths)
     lines += _faults(report)
     return "\n".join(lines) + "\n"
 
@@ -219,8 +227,9 @@ def render_markdown(report: Report, top: Optional[int] = 20) -> str:
         if len(zs) < len(report.zombies):
             lines.append(f"\n{len(report.zombies) - len(zs)} more dying memcgs not shown.")
         lines += ["", "<details><summary>pins and reparenting per memcg</summary>", "", "```"]
+        paths = {hex(m.address): m.path for m in report.memcgs if m.path}
         for z in zs:
-            lines += _zombie_detail(z) + [""]
+            lines += _zombie_detail(z, paths) + [""]
         lines += ["```", "</details>"]
     if report.faults:
         lines += ["", f"**{len(report.faults)} faults** (results may be incomplete):", ""]

@@ -5,10 +5,15 @@ it: kdump-compressed (zlib), ELF, and `makedumpfile -c -d 31` of an ELF. Cases a
 under the kernel ABI and a hash of everything that decides what the guest does, so an
 unchanged case is never rebuilt; stale cases of the same kernel are deleted.
 
-    python3 -m tests.testbed.build [--kernels 6.1,sid] [--bulk N] [--mem MIB]
+Variants are extra, smaller boots for what one case cannot show (e.g. a kernel booted
+with `cgroup_disable=memory`): kdump only, cached under `variants/`, listed in the index
+under "variants".
+
+    python3 -m tests.testbed.build [--kernels 6.1,sid] [--bulk N] [--mem MIB] [--variants-only]
 """
 
 import argparse
+import glob
 import json
 import shutil
 import subprocess
@@ -23,14 +28,25 @@ FORMATS = ["kdump", "elf", "d31"]
 DEFAULT_BULK = 1000
 DEFAULT_MEM = 512
 
+# name -> kernel series, extra kernel command line, scenarios. The guest's /init skips
+# the scenarios (and records memcg=false) when the memory controller is absent.
+VARIANTS = {
+    "nomemcg": {"series": "6.1", "cmdline": "cgroup_disable=memory", "scenarios": ["live"]},
+}
+
 
 def log(msg):
     print(f"[testbed] {msg}", file=sys.stderr, flush=True)
 
 
+def _key(extra):
+    """Cache key: what the guest runs (initramfs inputs, scenarios, guest.py) and how
+    its dumps are made; this module's own bookkeeping is not part of it."""
+    return cache.digest(initramfs.inputs() + [Path(dumps.__file__)], extra)
+
+
 def case_key(kernel, bulk, mem):
-    files = initramfs.inputs() + [Path(dumps.__file__), Path(__file__)]
-    return cache.digest(files, f"{kernel['abi']} bulk={bulk} mem={mem} {','.join(SCENARIOS)}")
+    return _key(f"{kernel['abi']} bulk={bulk} mem={mem} {','.join(SCENARIOS)}")
 
 
 def assemble_truth(lines, kernel):
@@ -85,62 +101,107 @@ def make_disks(work: Path):
     return [{"path": disk}, {"path": swap}]
 
 
-def build_case(kernel, bulk=DEFAULT_BULK, mem=DEFAULT_MEM):
-    key = case_key(kernel, bulk, mem)
-    cases = cache.path("cases")
-    d = cases / f"{kernel['abi']}-{key}"
-    meta = d / "case.json"
-    if meta.exists():
-        return json.loads(meta.read_text())
-    for stale in cases.glob(f"{kernel['abi']}-*"):
-        log(f"removing stale case {stale.name}")
-        shutil.rmtree(stale)
+def _boot_and_dump(kernel, d: Path, cmdline, mem, timeout, formats):
+    """Boot, wait for the workload, write vmcore.<fmt> for each of `formats` into `d`;
+    return (truth manifest, timings, errors by format)."""
     work = d / "work"
     work.mkdir(parents=True)
     t0 = time.monotonic()
     initrd = initramfs.build(kernel, kernels.GUEST_MODULES, work / "initrd.gz")
-    cmdline = f"mz.scenarios={','.join(SCENARIOS)} mz.bulk={bulk}"
-    log(f"{kernel['abi']}: booting ({mem} MiB, {bulk} bulk zombies)")
     g = guest.boot(kernel, initrd, work, cmdline, mem_mb=mem, disks=make_disks(work),
-                   timeout=300 + bulk * 0.5)
-    t_ready = time.monotonic() - t0
-    timings = {"ready_s": round(t_ready, 1)}
+                   timeout=timeout)
+    timings = {"ready_s": round(time.monotonic() - t0, 1)}
+    errors = {}
     try:
-        t = time.monotonic()
-        flat = g.dump(work / "kdump.flat", "kdump-zlib")
-        dumps.unflatten(flat, d / "vmcore.kdump")
-        dumps.fix_kdump_header(d / "vmcore.kdump")
-        timings["kdump_s"] = round(time.monotonic() - t, 1)
-        t = time.monotonic()
-        g.dump(d / "vmcore.elf", "elf")
-        dumps.fix_elf_header(d / "vmcore.elf")
-        timings["elf_s"] = round(time.monotonic() - t, 1)
-        # makedumpfile cannot filter the paging ELF (it fails to validate mem_section
-        # through its overlapping virtual segments); give it a physical-only ELF.
-        t = time.monotonic()
-        phys = work / "phys.elf"
-        g.qmp.cmd("dump-guest-memory", paging=False, protocol=f"file:{phys}")
-        dumps.fix_elf_header(phys)
-        d31_error = None
-        try:
-            dumps.filtered(phys, d / "vmcore.d31")
-        except RuntimeError as e:
-            d31_error = str(e)
-        phys.unlink()
-        timings["d31_s"] = round(time.monotonic() - t, 1)
+        for fmt in formats:
+            t = time.monotonic()
+            dest = d / f"vmcore.{fmt}"
+            if fmt == "kdump":
+                dumps.unflatten(g.dump(work / "kdump.flat", "kdump-zlib"), dest)
+                dumps.fix_kdump_header(dest)
+            elif fmt == "elf":
+                dumps.fix_elf_header(g.dump(dest, "elf"))
+            elif fmt == "d31":
+                # makedumpfile cannot filter the paging ELF (it fails to validate
+                # mem_section through its overlapping virtual segments): give it a
+                # physical-only ELF.
+                phys = work / "phys.elf"
+                g.qmp.cmd("dump-guest-memory", paging=False, protocol=f"file:{phys}")
+                dumps.fix_elf_header(phys)
+                try:
+                    dumps.filtered(phys, dest)
+                except RuntimeError as e:
+                    errors[fmt] = str(e)
+                phys.unlink()
+            timings[f"{fmt}_s"] = round(time.monotonic() - t, 1)
     finally:
         g.kill()
     truth = assemble_truth(g.truth.read_text().splitlines(), kernel)
     (d / "truth.json").write_text(json.dumps(truth, indent=1))
     shutil.copy(g.console, d / "console.log")
     shutil.rmtree(work)
+    return truth, timings, errors
+
+
+def _cached(parent: Path, prefix: str, key: str):
+    """(case dir, its record if already built); stale builds of `prefix` are removed."""
+    d = parent / f"{prefix}-{key}"
+    meta = d / "case.json"
+    if meta.exists():
+        return d, json.loads(meta.read_text())
+    for stale in parent.glob(f"{glob.escape(prefix)}-*"):
+        log(f"removing stale case {stale.name}")
+        shutil.rmtree(stale)
+    return d, None
+
+
+def build_case(kernel, bulk=DEFAULT_BULK, mem=DEFAULT_MEM):
+    key = case_key(kernel, bulk, mem)
+    d, rec = _cached(cache.path("cases"), kernel["abi"], key)
+    if rec:
+        return rec
+    t0 = time.monotonic()
+    log(f"{kernel['abi']}: booting ({mem} MiB, {bulk} bulk zombies)")
+    truth, timings, errors = _boot_and_dump(
+        kernel, d, f"mz.scenarios={','.join(SCENARIOS)} mz.bulk={bulk}", mem,
+        timeout=300 + bulk * 0.5, formats=FORMATS)
     rec = {"key": key, "kernel": kernel["series"], "abi": kernel["abi"],
            "release": truth["guest"]["release"], "vmlinux": kernel["vmlinux"],
            "bulk": bulk, "mem_mb": mem, "truth": str(d / "truth.json"),
            "vmcores": {f: str(d / f"vmcore.{f}") for f in FORMATS if (d / f"vmcore.{f}").exists()},
-           "errors": {"d31": d31_error} if d31_error else {}, "timings": timings}
-    meta.write_text(json.dumps(rec, indent=2))
+           "errors": errors, "timings": timings}
+    (d / "case.json").write_text(json.dumps(rec, indent=2))
     log(f"{kernel['abi']}: case built in {time.monotonic() - t0:.0f} s {timings}")
+    return rec
+
+
+def variant_key(kernel, name, spec, mem):
+    return _key(f"variant={name} {kernel['abi']} mem={mem} "
+                f"{spec['cmdline']} {','.join(spec['scenarios'])}")
+
+
+def build_variant(kernel, name, mem=DEFAULT_MEM, build=True):
+    """A variant case: one boot with the variant's command line, a kdump-zlib dump.
+    With build=False only a cached one is returned (or None)."""
+    spec = VARIANTS[name]
+    key = variant_key(kernel, name, spec, mem)
+    parent = cache.path("variants")
+    if not build:
+        meta = parent / f"{name}-{kernel['abi']}-{key}" / "case.json"
+        return json.loads(meta.read_text()) if meta.exists() else None
+    d, rec = _cached(parent, f"{name}-{kernel['abi']}", key)
+    if rec:
+        return rec
+    log(f"{kernel['abi']}: booting variant {name} ({spec['cmdline']})")
+    truth, timings, _ = _boot_and_dump(
+        kernel, d, f"mz.scenarios={','.join(spec['scenarios'])} mz.bulk=0 {spec['cmdline']}",
+        mem, timeout=300, formats=["kdump"])
+    rec = {"name": name, "key": key, "kernel": kernel["series"], "abi": kernel["abi"],
+           "release": truth["guest"]["release"], "vmlinux": kernel["vmlinux"],
+           "cmdline": spec["cmdline"], "scenarios": spec["scenarios"], "mem_mb": mem,
+           "truth": str(d / "truth.json"), "vmcores": {"kdump": str(d / "vmcore.kdump")},
+           "timings": timings}
+    (d / "case.json").write_text(json.dumps(rec, indent=2))
     return rec
 
 
@@ -148,7 +209,7 @@ def index_path():
     return cache.root() / "index.json"
 
 
-def write_index(cases):
+def write_index(cases, variants=()):
     entries = []
     for c in cases:
         for scen in SCENARIOS:
@@ -156,25 +217,33 @@ def write_index(cases):
                 entries.append({"kernel": c["kernel"], "abi": c["abi"], "release": c["release"],
                                 "scenario": scen, "format": fmt, "vmcore": vmcore,
                                 "vmlinux": c["vmlinux"], "truth": c["truth"]})
-    index = {"cases": cases, "entries": entries,
+    index = {"cases": cases, "entries": entries, "variants": list(variants),
              "cache_bytes": cache.du(cache.root())}
     index_path().write_text(json.dumps(index, indent=1))
     return index
 
 
-def build_all(series=None, bulk=DEFAULT_BULK, mem=DEFAULT_MEM):
-    apt = None
-    cases = []
-    for s in series or [k["name"] for k in kernels.SERIES]:
-        try:
-            kernel = kernels.ensure(s)
-        except SystemExit:
-            raise
-        except Exception:
-            apt = apt or kernels.Apt()
-            kernel = kernels.ensure(s, apt)
-        cases.append(build_case(kernel, bulk, mem))
-    return write_index(cases)
+def build_all(series=None, bulk=DEFAULT_BULK, mem=DEFAULT_MEM, variants=None,
+              cases_too=True):
+    """Build the cases of `series` (default: all). Variants of those series are built
+    when `variants` is true (default: only when building every series, i.e. `make
+    vmcores`), else listed only if already cached. With cases_too=False the index keeps
+    its current cases and only the variants are (re)built."""
+    names = series or [k["name"] for k in kernels.SERIES]
+    if variants is None:
+        variants = series is None
+    if cases_too:
+        cases = [build_case(kernels.ensure(s), bulk, mem) for s in names]
+    else:
+        cases = json.loads(index_path().read_text())["cases"] if index_path().exists() else []
+    recs = []
+    for name, spec in VARIANTS.items():
+        if spec["series"] not in names:
+            continue
+        rec = build_variant(kernels.ensure(spec["series"]), name, mem, build=variants)
+        if rec:
+            recs.append(rec)
+    return write_index(cases, recs)
 
 
 def main(argv=None):
@@ -183,16 +252,23 @@ def main(argv=None):
     ap.add_argument("--bulk", type=int, default=DEFAULT_BULK)
     ap.add_argument("--mem", type=int, default=DEFAULT_MEM)
     ap.add_argument("--print-index", action="store_true", help="print the index path and exit")
+    ap.add_argument("--variants", action=argparse.BooleanOptionalAction, default=None,
+                    help="build the variant cases too (default: when building all series)")
+    ap.add_argument("--variants-only", action="store_true",
+                    help="build only the variants; keep the index's cases as they are")
     args = ap.parse_args(argv)
     if args.print_index:
         print(index_path())
         return 0
     try:
-        index = build_all(args.kernels.split(",") if args.kernels else None, args.bulk, args.mem)
+        index = build_all(args.kernels.split(",") if args.kernels else None, args.bulk, args.mem,
+                          variants=True if args.variants_only else args.variants,
+                          cases_too=not args.variants_only)
     except guest.GuestError as e:
         print(f"testbed: {e}", file=sys.stderr)
         return 1
-    log(f"index: {index_path()} ({len(index['entries'])} entries, cache {index['cache_bytes'] >> 20} MiB)")
+    log(f"index: {index_path()} ({len(index['entries'])} entries, "
+        f"{len(index['variants'])} variants, cache {index['cache_bytes'] >> 20} MiB)")
     return 0
 
 

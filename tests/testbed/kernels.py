@@ -189,6 +189,17 @@ def release_of(vmlinuz: Path) -> str:
     return data[off:data.index(b"\0", off)].split(b" ")[0].decode()
 
 
+_APT = None
+
+
+def _shared_apt():
+    """One private apt state per run: its lists are updated once, not per kernel."""
+    global _APT
+    if _APT is None:
+        _APT = Apt()
+    return _APT
+
+
 def ensure(series_name, apt=None):
     """Return the kernel record for a series, fetching it if the cache lacks it."""
     series = next(s for s in SERIES if s["name"] == series_name)
@@ -197,7 +208,7 @@ def ensure(series_name, apt=None):
         rec = json.loads(pin.read_text())
         if Path(rec["vmlinux"]).exists() and Path(rec["vmlinuz"]).exists():
             return rec
-    apt = apt or Apt()
+    apt = apt or _shared_apt()
     apt.update()
     debdir = cache.path("debs")
     errors = []
