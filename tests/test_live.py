@@ -28,7 +28,13 @@ def test_live_report(live_run):
     assert "Traceback" not in out
     assert rc == 0, out[-2000:]
     report = json.loads(out)
+    assert report["source"]["live"] is True and report["source"]["vmcore"] is None
     assert report["kernel"]["release"] == truth["guest"]["release"]
     assert not report["faults"], report["faults"][:3]
     for scen in build.SCENARIOS:
         check_dying_set(truth, report, scen)
+    # The pins are read from a running kernel too: the tmpfs zombie's file, where
+    # LRU folios still pin memcgs (before v7.1).
+    if report["kernel"]["lru_css_ref_unit"] is not None:
+        tmpfs = next(z for z in report["zombies"] if z["path"] == "/mz/tmpfs/leaf")
+        assert tmpfs["verdict"] == "held by 1024 shmem pages of /tmpfs-cache.bin (tmpfs)"
