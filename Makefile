@@ -61,9 +61,11 @@ test: venv vmcores libhelper ctest
 	PYTHONPATH=$(SYS_PATH) $(SYS_PY) -m pytest $(PYTEST_ARGS) -p no:cacheprovider tests
 
 # libhelper: the C page-scan engine (memcg_zombies._scan, in place for both
-# interpreters), its Check unit tests plain and under ASan/UBSan, libFuzzer.
+# interpreters) and the crash extension (libhelper/build/zombies.so), its Check
+# unit tests plain and under ASan/UBSan, libFuzzer.
 libhelper: .stamp-deps
 	$(SYS_PY) setup.py -q build_ext --inplace
+	$(MAKE) -C libhelper crash
 
 ctest: .stamp-deps
 	$(MAKE) -C libhelper ctest asan

@@ -192,12 +192,12 @@ class Layout:
                 # Before v4.18 (6e292b9be7f4) there is no page_type: PageBuddy
                 # and PageKmemcg compare _mapcount with PAGE_*_MAPCOUNT_VALUE
                 # (checked 4.9: buddy -128, balloon -256, kmemcg -512). Of
-                # those only -512 has bit 9 clear under the set top nibble, so
-                # the inverted test with 0x200 is exact for kmemcg; buddy
-                # pages are told by their zero refcount instead.
+                # those only -512 (0xfffffe00) has bit 8 clear under the set
+                # top nibble, so the inverted test with 0x100 is exact for
+                # kmemcg; buddy pages are told by their zero refcount instead.
                 self.page_type_encoding = "mapcount"
                 self.page_off["page_type"] = self.page_off["_mapcount"]
-                self.page_types = {"kmemcg": 0x200}
+                self.page_types = {"kmemcg": 0x100}
 
         # memcg_data low bits, enum page_memcg_data_flags (v5.11): bit 0
         # MEMCG_DATA_OBJCGS (renamed MEMCG_DATA_OBJEXTS in v6.10, 21c690a349ba

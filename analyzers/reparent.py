@@ -6,7 +6,8 @@ At offline the kernel hands some of a memcg's charges to its parent
 (reference sections 0, 2, 3, 5). For one dying memcg, :func:`memcg_reparenting`
 returns one :class:`Verdict` per mechanism:
 
-- ``kmem_caches``: per-memcg slab caches moved to the parent (v5.3..v5.8)
+- ``kmem_caches``: per-memcg slab caches moved to the parent (v5.3..v5.8;
+  before v5.3 they are never moved: "not reparented")
 - ``objcg``: the memcg's obj_cgroup(s) now point to an ancestor (v5.9+;
   per node since v7.1)
 - ``list_lru``: the memcg's list_lru lists spliced into the parent's
@@ -144,12 +145,24 @@ def kmem_caches_verdict(memcg: Object, faults: List[Fault],
         return Verdict(mech, NOT_IN_KERNEL, "struct kmem_cache has no memcg_params "
                        "(one set of caches for everyone since v5.9, or no kmem accounting)")
     params = prog.type("struct kmem_cache").member("memcg_params").type
-    if not params.has_member("refcnt") or not memcg.type_.type.has_member("kmem_caches"):
-        # v4.x: caches are only deactivated, never moved (era A).
-        return Verdict(mech, NOT_IN_KERNEL, "per-memcg caches are not reparented before "
-                       "v5.3 (memcg_params has no refcnt); they drain and are destroyed at css_free")
     where = f"kmem_caches of memcg {memcg.value_():#x}"
     serial = memcg.css.serial_nr.value_()
+    if not params.has_member("refcnt") or not memcg.type_.type.has_member("kmem_caches"):
+        # Era A (up to v5.2, memcg_params without refcnt): offline only
+        # deactivates the caches (memcg_deactivate_kmem_caches(memcg) NULLs
+        # the root's memcg_caches entry); memcg_params.memcg keeps naming the
+        # dead memcg until the cache drains and is destroyed at css_free.
+        own = _era_a_caches(memcg, max_steps, where, faults)
+        ev = {"own_caches": len(own), "serial_nr": serial,
+              "caches_listed": [_hex(a) for a in own[:MAX_LISTED]]}
+        for f in ("kmemcg_id", "kmem_state"):
+            if memcg.type_.type.has_member(f):
+                ev[f] = getattr(memcg, f).value_()
+        how = "before v5.3 per-memcg caches are only deactivated, never reparented"
+        if own:
+            return Verdict(mech, NOT_REPARENTED, f"{len(own)} caches still charge the memcg "
+                           f"({how})", ev)
+        return Verdict(mech, NOT_REPARENTED, f"no per-memcg caches left ({how})", ev)
     own = _walk(memcg.kmem_caches.address_of_(), max_steps, where, faults)
     ev: Dict[str, Any] = {"own_caches": len(own), "serial_nr": serial}
     anc = _ancestor(memcg)
@@ -157,18 +170,44 @@ def kmem_caches_verdict(memcg: Object, faults: List[Fault],
     if anc is not None:
         ev["ancestor"] = _hex(anc.value_())
         tag = f"({serial}:".encode()
+        pointing = dead = 0
         for pos in _walk(anc.kmem_caches.address_of_(), max_steps,
                          f"kmem_caches of memcg {anc.value_():#x}", faults):
             s = container_of(Object(prog, "struct list_head *", pos), "struct kmem_cache",
                              "memcg_params.kmem_caches_node")
             if tag in s.name.string_():
                 moved.append(s.value_())
+                # memcg_deactivate_kmem_caches() pointed it at the parent
+                # and percpu_ref_kill()ed its refcnt.
+                pointing += s.memcg_params.memcg.value_() == anc.value_()
+                dead += percpu_ref_read(s.memcg_params.refcnt, sum_percpu=False).dead
         ev["caches_on_ancestor"] = len(moved)
         ev["caches_on_ancestor_listed"] = [_hex(a) for a in moved[:MAX_LISTED]]
+        ev["pointing_to_ancestor"] = pointing
+        ev["refcnt_dead"] = dead
     if own:
         return Verdict(mech, NOT_REPARENTED, f"{len(own)} caches still on the memcg's own list", ev)
     return Verdict(mech, REPARENTED, f"own kmem_caches list empty; {len(moved)} of its "
                    "caches found on the nearest online ancestor's list", ev)
+
+
+def _era_a_caches(memcg: Object, max_steps: int, where: str,
+                  faults: List[Fault]) -> List[int]:
+    # The per-memcg caches still charging memcg: memcg->kmem_caches (v4.14+,
+    # believed; 4.19 checked), or, before it (4.9), every child cache on
+    # slab_caches whose memcg_params.memcg is this memcg.
+    prog = memcg.prog_
+    me = memcg.value_()
+    if memcg.type_.type.has_member("kmem_caches"):
+        nodes = _walk(memcg.kmem_caches.address_of_(), max_steps, where, faults)
+        caches = [container_of(Object(prog, "struct list_head *", pos), "struct kmem_cache",
+                               "memcg_params.kmem_caches_node") for pos in nodes]
+    else:
+        nodes = _walk(prog["slab_caches"].address_of_(), max_steps, "slab_caches", faults)
+        caches = [container_of(Object(prog, "struct list_head *", pos), "struct kmem_cache",
+                               "list") for pos in nodes]
+        caches = [s for s in caches if not s.memcg_params.is_root_cache.value_()]
+    return [s.value_() for s in caches if s.memcg_params.memcg.value_() == me]
 
 
 # -- (b) obj_cgroup, v5.9+ --------------------------------------------------

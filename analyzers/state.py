@@ -192,6 +192,8 @@ def memcg_private_id(memcg: Object) -> Dict[str, Any]:
 
 def _id_table_lookup(prog: Program, table: str, kind: str, ident: int) -> int:
     root = prog[table]
+    if kind == "idr_layers":
+        return _idr_layers_find(root, ident)
     if kind == "xarray":
         return xa_load(root.address_of_(), ident).value_()
     # IDRs are xarrays since v4.20 (idr_rt); look up id - idr_base directly
@@ -201,6 +203,23 @@ def _id_table_lookup(prog: Program, table: str, kind: str, ident: int) -> int:
         base = root.idr_base.value_() if root.type_.has_member("idr_base") else 0
         return xa_load(rt.address_of_(), ident - base).value_()
     return idr_find(root.address_of_(), ident).value_()
+
+
+def _idr_layers_find(idr: Object, ident: int) -> int:
+    # idr_find_slowpath() before v4.11 (layout: "idr_layers"): descend from
+    # idr->top, IDR_BITS bits of the id per layer, top layer first.
+    p = idr.top.read_()
+    if ident < 0 or not p:
+        return 0
+    bits = (len(p.ary) - 1).bit_length()  # IDR_BITS (8)
+    layers = p.layer.value_() + 1
+    if ident >> min(layers * bits, 31):
+        return 0  # beyond idr_max(layers)
+    n = layers * bits
+    while n > 0 and p:
+        n -= bits
+        p = p.ary[(ident >> n) & ((1 << bits) - 1)].read_()
+    return p.value_()
 
 
 def page_counters(memcg: Object, hierarchy: Optional[str] = None) -> Dict[str, Dict[str, Optional[int]]]:

@@ -12,7 +12,9 @@ pins a zombie only while ``objcg->memcg`` is the zombie; after reparenting it
 names an ancestor, and its pages are reported with ``detail["pins"] = False``
 when the original owner is known (``orig_objcg``, v6.8+). css references per
 era come from :class:`memcg_zombies.layout.Layout` (``lru_css_ref_unit``,
-``kmem_css_refs_per_page``).
+``kmem_css_refs_per_page``, ``slab_css_refs_per_page``). Up to v5.2 slab pages
+of per-memcg caches name their memcg too and are reported as one "slab" pin
+in pages.
 """
 
 from typing import Dict, Iterator, List, Optional, Set, Tuple
@@ -255,6 +257,16 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
         return
     page_size = ctx.prog["PAGE_SIZE"].value_()
     for (owner, cls), pages in sorted(scan.by_owner.items()):
+        if owner and cls == "slab" and ctx.layout.slab_page_names_memcg:
+            # Up to v5.2 a slab page of a per-memcg cache names the memcg in
+            # page->mem_cgroup and holds one css ref (layout.py); from v5.3
+            # it names none and its cache holds the ref (kmem_caches.py).
+            if owner in ctx.zombies:
+                folios = scan.folios_by_owner.get((owner, cls), 0)
+                yield owner, Pin("slab", "slab pages of per-memcg kmem caches", pages, "pages",
+                                 pages * page_size, pages * ctx.layout.slab_css_refs_per_page,
+                                 {"charged_via": "memcg", "memcg": hex(owner), "folios": folios})
+            continue
         if not owner or cls not in _KIND:
             continue
         who = owner_of(ctx, owner)

@@ -11,8 +11,9 @@ objcgs (``objcg->memcg`` becomes the parent), so a zombie normally has no live
 slab pins; objects still charged to its original objcg (known from
 ``orig_objcg``, v6.8+) are reported with ``detail["pins"] = False``.
 
-Before v5.9 slabs came from per-memcg caches (reference §3); this visitor does
-not cover them.
+Before v5.9 slabs came from per-memcg caches (reference §3): those are
+pinners/kmem_caches.py, and up to v5.2 their slab pages (page->mem_cgroup)
+are pinners/pages.py.
 """
 
 from collections import defaultdict

@@ -232,10 +232,17 @@ def build_all(series=None, bulk=DEFAULT_BULK, mem=DEFAULT_MEM, variants=None,
     names = series or [k["name"] for k in kernels.SERIES]
     if variants is None:
         variants = series is None
+    # Cases of other kernels already in the index stay listed (e.g. `make demo` builds
+    # only 6.1), as long as they still exist.
+    old = json.loads(index_path().read_text())["cases"] if index_path().exists() else []
+    old = [c for c in old if Path(c["truth"]).exists()]
     if cases_too:
-        cases = [build_case(kernels.ensure(s), bulk, mem) for s in names]
+        built = [build_case(kernels.ensure(s), bulk, mem) for s in names]
+        order = [k["name"] for k in kernels.SERIES]
+        keep = [c for c in old if c["kernel"] not in names]
+        cases = sorted(built + keep, key=lambda c: order.index(c["kernel"]))
     else:
-        cases = json.loads(index_path().read_text())["cases"] if index_path().exists() else []
+        cases = old
     recs = []
     for name, spec in VARIANTS.items():
         if spec["series"] not in names:

@@ -1,0 +1,198 @@
+"""The crash extension (libhelper/crash/zombies.c) against the drgn analyzer.
+
+Debian's crash 8.0.2 runs non-interactively, one session per vmcore (opening a
+dump costs it 5-13 s): `extend zombies.so`, `zombies`, `zombies -p
+/mz/ext4/leaf`. Its dying set, refcounts and pins must equal the drgn CLI's
+JSON report on the same vmcore. crash 8.0.2 opens only the 5.10 and 6.1 dumps.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections import Counter
+
+import pytest
+
+from tests.conftest import run_cli
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SO = os.path.join(ROOT, "libhelper", "build", "zombies.so")
+CRASH_DEFS = "/usr/include/crash/defs.h"
+
+#: What crash 8.0.2 says on the newer kernels (measured, see
+#: /work/shared/reference/real-kernel-testbed.md).
+CANNOT_OPEN = {
+    "6.12": "crash 8.0.2 cannot open 6.12 dumps (stops at 'invalid structure member "
+            "offset: module_core_size')",
+    "sid": "crash 8.0.2 cannot open 7.2 dumps (stops at 'invalid structure member "
+           "offset: kmem_cache_s_num')",
+}
+
+FORMATS = ("kdump", "elf")
+PAGE_KINDS = ("pagecache", "shmem", "anon", "swapcache", "kmem")
+#: Kinds of pin the extension looks for (sockets, stock, bpf maps: not yet).
+CRASH_KINDS = PAGE_KINDS + ("child", "swap", "cgwb")
+DETAIL = "/mz/ext4/leaf"
+
+_ROW = re.compile(r"^([0-9a-f]{16})\s+(-?\d+)\s+(-|-?\d+)\s+(-?\d+)\s+(\S+)\s+(/.*)$")
+_FILE = re.compile(r"^\s+(pagecache|shmem)\s+(\d+) pages\s+(\d+)\s+inode ([0-9a-f]+) ino (\d+) "
+                   r"mapping ([0-9a-f]+) dirty (\d+) writeback (\d+)\s+(.*) \((\S+)\)$")
+
+_SESSIONS = {}
+
+
+@pytest.fixture(scope="module")
+def extension():
+    if shutil.which("crash") is None:
+        pytest.skip("crash is not installed (apt-get install crash)")
+    if not os.path.exists(CRASH_DEFS):
+        pytest.skip(f"{CRASH_DEFS} missing (Debian's crash package ships it)")
+    r = subprocess.run(["make", "-C", os.path.join(ROOT, "libhelper"), "crash"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert os.path.exists(SO)
+    return SO
+
+
+def kernel_offset(vmcore):
+    """KERNELOFFSET from the dump's VMCOREINFO text (crash needs --kaslr)."""
+    tail = b""
+    with open(vmcore, "rb") as f:
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                break
+            m = re.search(rb"KERNELOFFSET=([0-9a-fA-F]+)", tail + chunk)
+            if m:
+                return m.group(1).decode()
+            tail = chunk[-64:]
+    raise AssertionError(f"no KERNELOFFSET in {vmcore}")
+
+
+def crash_session(so, vmcore, vmlinux):
+    """Output of one crash session on vmcore, cached per vmcore."""
+    if vmcore not in _SESSIONS:
+        cmds = f"extend {so}\nzombies\nzombies -p {DETAIL}\nexit\n"
+        r = subprocess.run(["crash", "--kaslr", "0x" + kernel_offset(vmcore), "-s",
+                            vmlinux, vmcore], input=cmds, capture_output=True, text=True,
+                           timeout=600)
+        _SESSIONS[vmcore] = r
+    return _SESSIONS[vmcore]
+
+
+def parse_table(out):
+    """`zombies` rows: cgroup id -> dict."""
+    rows = {}
+    for line in out.splitlines():
+        m = _ROW.match(line)
+        if not m:
+            continue
+        pins = Counter()
+        if m.group(5) != "-":
+            for item in m.group(5).split(","):
+                k, v = item.split("=")
+                pins[k] += int(v)
+        rows[int(m.group(2))] = {"address": int(m.group(1), 16),
+                                 "refcnt": None if m.group(3) == "-" else int(m.group(3)),
+                                 "explained": int(m.group(4)), "pins": pins,
+                                 "path": m.group(6)}
+    return rows
+
+
+def expected_pins(zombie):
+    """The JSON pins in the extension's terms: kind -> count."""
+    want = Counter()
+    for p in zombie["pins"]:
+        kind = p["kind"]
+        if kind in PAGE_KINDS:
+            if p["detail"].get("pins") is False:
+                kind += "(reparented)"
+            want[kind] += p["count"]
+        elif kind == "swap":
+            # Entries found in the swap map; the extension reads memcg->id.ref,
+            # which a dying memcg holds once per swap entry.
+            want["swap-ids"] += p["count"]
+        elif kind in ("child", "cgwb"):
+            want[kind] += p["count"]
+    return want
+
+
+@pytest.fixture
+def crash_out(case, request, extension):
+    if case["kernel"] in CANNOT_OPEN:
+        pytest.skip(CANNOT_OPEN[case["kernel"]])
+    fmt = request.param
+    vmcore = case["vmcores"].get(fmt)
+    if vmcore is None:
+        pytest.skip(f"no {fmt} vmcore for {case['kernel']}")
+    r = crash_session(extension, vmcore, case["vmlinux"])
+    assert "shared object loaded" in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
+    cli = run_cli(vmcore, case["vmlinux"])
+    assert cli.returncode == 0, cli.stderr
+    return r.stdout, json.loads(cli.stdout)
+
+
+def pytest_generate_tests(metafunc):
+    if "crash_out" in metafunc.fixturenames:
+        metafunc.parametrize("crash_out", FORMATS, indirect=True)
+
+
+def test_dying_set_and_refcounts(crash_out):
+    out, report = crash_out
+    rows = parse_table(out)
+    zombies = {z["cgroup_id"]: z for z in report["zombies"]}
+    assert zombies, "the drgn analyzer found no zombie"
+    assert set(rows) == set(zombies)
+    for cid, z in zombies.items():
+        row = rows[cid]
+        assert row["path"] == z["path"], cid
+        assert row["address"] == int(z["address"], 16), cid
+        if z["refcnt"] is not None:
+            assert row["refcnt"] == z["refcnt"], z["path"]
+    m = re.search(r"^(\d+) memcgs, (\d+) dying$", out, re.M)
+    assert m and int(m.group(1)) == report["summary"]["total"]
+    assert int(m.group(2)) == report["summary"]["dying"]
+
+
+def test_pins_equal_drgn(crash_out):
+    out, report = crash_out
+    rows = parse_table(out)
+    bad = []
+    for z in report["zombies"]:
+        row = rows.get(z["cgroup_id"])
+        assert row is not None, z["path"]
+        want = expected_pins(z)
+        if row["pins"] != want:
+            bad.append(f"{z['path']}: crash {dict(row['pins'])} != drgn {dict(want)}")
+        # css refs the kinds both tools look for explain the same amount.
+        refs = sum(p["css_refs"] for p in z["pins"] if p["kind"] in CRASH_KINDS)
+        if row["explained"] != refs:
+            bad.append(f"{z['path']}: crash explains {row['explained']} refs, drgn {refs}")
+    assert not bad, "\n".join(bad[:20])
+    assert "unreadable reads outside the memmap" not in out
+
+
+def test_detail_per_file(crash_out):
+    out, report = crash_out
+    assert re.search(rf"^MEMCG [0-9a-f]+  {re.escape(DETAIL)}$", out, re.M), out[-3000:]
+    files = {}
+    for line in out.splitlines():
+        m = _FILE.match(line)
+        if m:
+            files[m.group(9)] = {"kind": m.group(1), "pages": int(m.group(2)),
+                                 "css_refs": int(m.group(3)), "inode": int(m.group(4), 16),
+                                 "ino": int(m.group(5)), "dirty": int(m.group(7)),
+                                 "fs": m.group(10)}
+    z = next(z for z in report["zombies"] if z["path"] == DETAIL)
+    want = {p["detail"]["path"]: p for p in z["pins"] if p["kind"] in ("pagecache", "shmem")}
+    assert set(files) == set(want)
+    for path, p in want.items():
+        got = files[path]
+        assert (got["kind"], got["pages"], got["css_refs"]) == (p["kind"], p["count"],
+                                                                 p["css_refs"]), path
+        assert got["inode"] == int(p["detail"]["inode"], 16)
+        assert got["ino"] == p["detail"]["ino"]
+        assert got["fs"] == p["detail"]["fs"]
+        assert got["dirty"] == p["detail"]["dirty"]
