@@ -72,6 +72,7 @@ def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = Tru
     found = collect(ctx)
     report.source.scanner = ctx.cached("scanner", lambda: None)
 
+    walked: Dict[int, object] = {}  # lists shared between zombies, walked once
     for e in dying:
         memcg = zombies[e.address]
         z = Zombie(e, pins=[p.to_dict() for p in sort_pins(found.get(e.address, []))])
@@ -81,7 +82,7 @@ def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = Tru
         where = f"memcg {e.path or hex(e.address)}"
         z.reparenting = _guarded(
             faults, f"{where}: reparenting",
-            lambda: [v.to_dict() for v in memcg_reparenting(memcg, faults)], [])
+            lambda: [v.to_dict() for v in memcg_reparenting(memcg, faults, cache=walked)], [])
         z.state = _guarded(faults, f"{where}: counters",
                            lambda: memcg_state_info(memcg, faults, per_node=False).to_dict(), {})
         z.cost = _guarded(faults, f"{where}: cost", lambda: memcg_cost(memcg, faults), {})

@@ -241,7 +241,8 @@ def _objcgs_on(ancestor: Object, objcg_list: Object, max_steps: int,
             "listed": [_hex(a) for a in addrs[:MAX_LISTED]], "addresses": addrs}
 
 
-def objcg_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS) -> Verdict:
+def objcg_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS,
+                  cache: Optional[Dict[int, Dict[str, Any]]] = None) -> Verdict:
     """
     v5.9..v7.0: memcg_reparent_objcgs() set ``memcg->objcg`` to NULL, pointed
     every objcg on the memcg's list at the parent and spliced them onto the
@@ -290,7 +291,14 @@ def objcg_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS
         total = {"count": 0, "pointing_to_ancestor": 0, "dead": 0, "listed": []}
         mine = set()
         for h in anc_lists:
-            got = _objcgs_on(anc, h.objcg_list, max_steps, faults)
+            # Siblings share the ancestor: walk each list once per report (1,000
+            # zombies under one parent would otherwise read 10^6 objcgs).
+            key = h.objcg_list.address_of_().value_()
+            got = cache.get(key) if cache is not None else None
+            if got is None:
+                got = _objcgs_on(anc, h.objcg_list, max_steps, faults)
+                if cache is not None:
+                    cache[key] = got
             for k in ("count", "pointing_to_ancestor", "dead"):
                 total[k] += got[k]
             total["listed"] += got["listed"]
@@ -486,13 +494,18 @@ def _guard(mech: str, faults: List[Fault], memcg: Object, fn, *args) -> Verdict:
 
 
 def memcg_reparenting(memcg: Object, faults: Optional[List[Fault]] = None,
-                      max_steps: int = MAX_STEPS) -> List[Verdict]:
-    """One :class:`Verdict` per mechanism for a dying ``struct mem_cgroup *``."""
+                      max_steps: int = MAX_STEPS,
+                      cache: Optional[Dict[int, Any]] = None) -> List[Verdict]:
+    """
+    One :class:`Verdict` per mechanism for a dying ``struct mem_cgroup *``. Pass
+    the same ``cache`` dict for every memcg of one report: lists shared by siblings
+    (an ancestor's objcg_list) are then walked once.
+    """
     if faults is None:
         faults = []
     return [
         _guard("kmem_caches", faults, memcg, kmem_caches_verdict, max_steps),
-        _guard("objcg", faults, memcg, objcg_verdict, max_steps),
+        _guard("objcg", faults, memcg, objcg_verdict, max_steps, cache),
         _guard("list_lru", faults, memcg, list_lru_verdict, max_steps),
         _guard("lru_folios", faults, memcg, lru_folios_verdict),
         _guard("deferred_split", faults, memcg, deferred_split_verdict),
