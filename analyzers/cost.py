@@ -103,14 +103,11 @@ def _percpu_ref_parts(parts: _Parts, name: str, ref: Object, cpus: int) -> None:
 
 
 def _percpu_member(parts: _Parts, name: str, obj: Object, member: str, cpus: int) -> None:
-    # A per-CPU allocation hanging off obj.member, when present and allocated.
-    t = obj.type_
-    if t.kind == TypeKind.POINTER:
-        t = t.type
-    if t.has_member(member):
-        ptr = getattr(obj, member)
-        if ptr.value_():
-            parts.percpu(name, _pointee_size(ptr), cpus)
+    # A per-CPU allocation hanging off obj.member, when allocated. Callers
+    # check that the member exists on this kernel (layout.py).
+    ptr = getattr(obj, member)
+    if ptr.value_():
+        parts.percpu(name, _pointee_size(ptr), cpus)
 
 
 def _cgroup_removed(memcg: Object) -> bool:
@@ -161,15 +158,14 @@ def memcg_cost(memcg: Object, faults: Optional[List[Fault]] = None) -> Dict[str,
         if lay.lruvec_stats == "ptr":
             parts.kmalloc("struct lruvec_stats", _size(prog, "struct lruvec_stats"),
                           count=len(pns), how="kmalloc_node per node")
-        for name in ("lruvec_stats_percpu", "lruvec_stat_cpu", "lruvec_stat_local"):
-            if pns and pns[0][1].type_.type.has_member(name):
+        for name in lay.pn_percpu_stats:
+            if pns:
                 parts.percpu(f"mem_cgroup_per_node.{name}",
                              _pointee_size(getattr(pns[0][1], name)), cpus, count=len(pns))
 
     def stats() -> None:
-        for name in ("vmstats_percpu", "vmstats_local"):
-            if memcg.type_.type.has_member(name):
-                parts.percpu(f"mem_cgroup.{name}", _pointee_size(getattr(memcg, name)), cpus)
+        for name in lay.memcg_percpu_stats:
+            parts.percpu(f"mem_cgroup.{name}", _pointee_size(getattr(memcg, name)), cpus)
         if lay.vmstats == "rstat_ptr":
             parts.kmalloc("struct memcg_vmstats", _pointee_size(memcg.vmstats))
         if lay.vmstats == "atomic_stat":
@@ -179,7 +175,8 @@ def memcg_cost(memcg: Object, faults: Optional[List[Fault]] = None) -> Dict[str,
 
     def css_ref() -> None:
         _percpu_ref_parts(parts, "css.refcnt", memcg.css.refcnt, cpus)
-        _percpu_member(parts, "css.rstat_cpu", memcg.css, "rstat_cpu", cpus)
+        if lay.css_rstat_cpu:
+            _percpu_member(parts, "css.rstat_cpu", memcg.css, "rstat_cpu", cpus)
 
     def own_objcg() -> None:
         # v6.8+: orig_objcg belongs to the memcg until mem_cgroup_free()
@@ -204,9 +201,10 @@ def memcg_cost(memcg: Object, faults: Optional[List[Fault]] = None) -> Dict[str,
         _percpu_ref_parts(parts, "cgroup self css.refcnt", cgrp.self.refcnt, cpus)
         # rstat per-CPU state: on the cgroup up to v6.18, on each css plus
         # cgroup.rstat_base_cpu since v6.19 (reference section 4).
-        for name in ("rstat_cpu", "rstat_base_cpu"):
+        for name in lay.cgroup_rstat_percpu:
             _percpu_member(parts, f"cgroup.{name}", cgrp, name, cpus)
-        _percpu_member(parts, "cgroup self css.rstat_cpu", cgrp.self, "rstat_cpu", cpus)
+        if lay.css_rstat_cpu:
+            _percpu_member(parts, "cgroup self css.rstat_cpu", cgrp.self, "rstat_cpu", cpus)
         kn = cgrp.kn.read_()
         if kn:
             parts.slab("struct kernfs_node", _pointee_size(kn), "kernfs_node_cache object")

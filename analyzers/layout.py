@@ -305,6 +305,14 @@ class Layout:
             except (LookupError, ValueError, FaultError):
                 continue
 
+        # Naming a page-cache file (pinners/pages.py inode_path): an inode's
+        # i_dentry list links dentry->d_u.d_alias since v3.19, 946e51f2bf37
+        # ("move d_rcu from overlapping d_alias to overlapping d_child");
+        # dentry->d_alias before, and again once that union became anonymous
+        # (seen in Debian 7.2; believed v7.x), d_alias then resolving through it.
+        self.dentry_alias = ("d_u.d_alias" if has_member(prog, "struct dentry", "d_u")
+                             else "d_alias")
+
     # -- References held elsewhere: ids, swap, sockets, writeback, stock, bpf -----
     def _init_refs(self, prog: Program) -> None:
         def _has_symbol(prog: Program, name: str) -> bool:
@@ -348,6 +356,13 @@ class Layout:
         # memcg->cgwb_list (CONFIG_CGROUP_WRITEBACK).
         self.has_offline_cgwbs = _has_symbol(prog, "offline_cgwbs")
         self.has_cgwb = has_member(prog, "struct bdi_writeback", "memcg_css")
+        # The inode lists of a bdi_writeback that exist here (b_dirty_time
+        # since v4.0, a2f4870697a5 "fs: make sure the timestamps for lazytime
+        # inodes eventually get written"; b_attached since v5.14, f3b6a6df38aa
+        # "writeback, cgroup: keep list of inodes attached to bdi_writeback").
+        self.wb_inode_lists = [m for m in ("b_dirty", "b_io", "b_more_io", "b_dirty_time",
+                                           "b_attached")
+                               if has_member(prog, "struct bdi_writeback", m)]
         # Per-CPU charge stock (struct memcg_stock_pcp):
         # - "single": one cached memcg (+ cached_objcg since v5.9);
         # - "task_irq": v5.14-v5.19 split the objcg cache into task_obj and
@@ -357,6 +372,10 @@ class Layout:
         #   obj_stock_pcp with cached[] objcgs (multi-memcg stock, by v6.19).
         stock = _type(prog, "struct memcg_stock_pcp")
         self.memcg_stock = None
+        # A "single" stock also caches one objcg (cached_objcg/nr_bytes) since
+        # v5.9, bf4f059954dc ("mm: memcg/slab: obj_cgroup API").
+        self.memcg_stock_cached_objcg = (stock is not None
+                                         and stock.has_member("cached_objcg"))
         if stock is not None:
             cached = stock.member("cached").type
             while cached.kind == TypeKind.TYPEDEF:
@@ -377,6 +396,15 @@ class Layout:
         # ("inet: Remove listening_hash"); lhash2 (nulls lists, linked through
         # sk_nulls_node) after. Before, lhash2 links icsk_listen_portaddr_node.
         self.tcp_listening_hash = has_member(prog, "struct inet_hashinfo", "listening_hash")
+        # The chain head of a struct inet_listen_hashbucket: "head" (an
+        # hlist_head) before v5.4; v5.4 added the nulls_head alias (a union
+        # with head; believed 8dbd76e79a16 "tcp/dccp: fix possible race
+        # __inet_lookup_established()"), and v5.19 (cae3873c5b3a) kept only
+        # nulls_head. DepSurf type dumps: head only in 4.8..5.3, both in
+        # 5.4..5.15, nulls_head only from 5.19. Both start with one pointer.
+        self.tcp_listen_head = next(
+            (m for m in ("nulls_head", "head")
+             if has_member(prog, "struct inet_listen_hashbucket", m)), None)
         # sk->sk_memcg needs CONFIG_MEMCG (socket accounting, v4.5).
         self.has_sk_memcg = has_member(prog, "struct sock", "sk_memcg")
 
@@ -426,6 +454,15 @@ class Layout:
                 and has_member(prog, "struct idr", "top")
                 and not has_member(prog, "struct idr", "idr_rt")):
             self.memcg_id_table = (self.memcg_id_table[0], "idr_layers")
+        # An IDR's ids start at idr->idr_base since v4.16, 6ce711f27500 ("idr:
+        # Make 1-based IDRs more efficient"); 0 before. idr->idr_rt is a
+        # struct xarray since v4.20 (the XArray conversion: radix_tree_root
+        # became an alias of struct xarray); a struct radix_tree_root in
+        # v4.11..v4.19 (believed).
+        self.idr_base = has_member(prog, "struct idr", "idr_base")
+        idr_t = _type(prog, "struct idr")
+        self.idr_rt_xarray = (idr_t is not None and idr_t.has_member("idr_rt")
+                              and idr_t.member("idr_rt").type.type_name() == "struct xarray")
 
         # struct page_counter (v4.3): "count" until v4.18's "mm: rename
         # page_counter's count/limit into usage/max" (checked 4.9 / 4.19).
@@ -468,6 +505,15 @@ class Layout:
             self.vmstats = "atomic_stat"
         elif mc_has("stat"):
             self.vmstats = "percpu"
+        # Per-CPU statistics allocated with the memcg (sized by cost.py):
+        # vmstats_percpu and vmstats_local since v5.2 (42a300353577 "mm:
+        # memcontrol: fix recursive statistics correctness & scalabilty" and
+        # 815744d75152 "mm: memcontrol: don't batch updates of local VM stats
+        # and events"); vmstats_local gone with the v5.13 switch to rstat,
+        # 2d146aa3aa84. DepSurf type dumps: vmstats_local absent
+        # in 5.0, present 5.3..5.11.
+        self.memcg_percpu_stats = [m for m in ("vmstats_percpu", "vmstats_local")
+                                   if mc_has(m)]
         # v6.10 ("memcg: reduce memory for the lruvec and memcg stats")
         # compacted the state arrays behind mem_cgroup_stats_index[]: int8_t
         # holding index + 1 in v6.10, u8 with U8_MAX for "not a memcg stat"
@@ -490,6 +536,22 @@ class Layout:
                 self.lruvec_stats = "ptr" if t.kind == TypeKind.POINTER else "embedded"
             elif pn.has_member("lruvec_stat"):
                 self.lruvec_stats = "atomic"
+        # Their per-CPU parts (cost.py): lruvec_stat_cpu v4.16..v5.12 (with
+        # the atomic lruvec_stat[], a983b5ebee57 "mm: memcontrol: fix
+        # excessive complexity in memory.stat reporting", believed),
+        # lruvec_stat_local v5.2..v5.12 (815744d75152, believed),
+        # lruvec_stats_percpu since v5.13 (2d146aa3aa84, believed).
+        self.pn_percpu_stats = [m for m in ("lruvec_stats_percpu", "lruvec_stat_cpu",
+                                            "lruvec_stat_local")
+                                if pn is not None and pn.has_member(m)]
+        # rstat per-CPU state (cost.py): cgroup->rstat_cpu since v4.18
+        # (believed c58632b3631c "cgroup: Rename stat to rstat"); per css
+        # (css->rstat_cpu) plus cgroup->rstat_base_cpu after the
+        # per-subsystem rstat split (reference section 4: seen from 6.19;
+        # believed v6.16 upstream).
+        self.css_rstat_cpu = has_member(prog, "struct cgroup_subsys_state", "rstat_cpu")
+        self.cgroup_rstat_percpu = [m for m in ("rstat_cpu", "rstat_base_cpu")
+                                    if has_member(prog, "struct cgroup", m)]
         # nodeinfo[]: a flexible array of nr_node_ids pointers allocated with
         # the memcg (struct_size() in mem_cgroup_alloc) on every test kernel;
         # a fixed-length array would be inside sizeof(struct mem_cgroup).
@@ -504,6 +566,19 @@ class Layout:
         #   gone in v5.9 ("mm: memcg/slab: use a single set of kmem_caches
         #   for all accounted allocations"). memcg_params itself is older.
         self.memcg_params = has_member(prog, "struct kmem_cache", "memcg_params")
+        #   How the per-memcg caches are linked. DepSurf type dumps: 4.10
+        #   has memcg_params.is_root_cache and slab_caches only; 4.13 has
+        #   memcg_params.children/__root_caches_node (slab_root_caches) and
+        #   memcg->kmem_caches (believed v4.11: 510ded33e075 "slab: implement
+        #   slab_root_caches list", bc2791f857e1 "slab: link memcg kmem_caches
+        #   on their associated memory cgroup"; both gone in v5.9).
+        #   memcg_params.refcnt (v5.3) is kmem_cache_css_refs == 1.
+        params_t = (_type(prog, "struct kmem_cache").member("memcg_params").type
+                    if self.memcg_params else None)
+        self.memcg_params_children = params_t is not None and params_t.has_member("children")
+        self.memcg_params_is_root_cache = (params_t is not None
+                                           and params_t.has_member("is_root_cache"))
+        self.memcg_kmem_caches = mc_has("kmem_caches")
         # - obj_cgroup: v5.9 ("mm: memcg/slab: obj_cgroup API"); orig_objcg:
         #   v6.8 (checked 6.8 sources); per node since the v7.1
         #   LRU-to-objcg reparenting series (checked 7.1 sources, Debian 7.2).
@@ -515,10 +590,27 @@ class Layout:
             self.objcg = None
         self.orig_objcg = mc_has("orig_objcg") or (
             pn is not None and pn.has_member("orig_objcg"))
+        #   objcg_list (the objcgs a memcg owns, spliced into the parent's
+        #   at offline) came with memcg->objcg in v5.9 (bf4f059954dc) and
+        #   moved per node with it in v7.1.
+        if mc_has("objcg_list"):
+            self.objcg_list = "memcg"
+        elif pn is not None and pn.has_member("objcg_list"):
+            self.objcg_list = "per_node"
+        else:
+            self.objcg_list = None
         # - LRU folios reparented at offline (v7.1: lru_reparent_memcg): the
         #   same series made folio->memcg_data an objcg and moved objcgs per node.
         self.lru_reparent = self.objcg == "per_node" or _object(prog, "lru_reparent_memcg") is not None
         self.lru_gen = has_member(prog, "struct lruvec", "lrugen")
+        #   MGLRU (v6.1) generation lists: lrugen->lists[] at first, renamed
+        #   lrugen->folios[] in v6.3 (believed 6df1b2212950 "mm: multi-gen
+        #   LRU: rename lrugen->lists[] to lrugen->folios[]"; DepSurf: folios[]
+        #   in 6.5); Debian 6.1 already has folios[] (6.1.y backport).
+        self.lru_gen_lists = None
+        if self.lru_gen:
+            lrugen_t = _type(prog, "struct lruvec").member("lrugen").type
+            self.lru_gen_lists = "folios" if lrugen_t.has_member("folios") else "lists"
         # - list_lru: global list "list_lrus" (v4.x..v5.17, Debian 5.10),
         #   "memcg_list_lrus" by v6.1; v5.18's "mm: list_lru: replace linear
         #   array with xarray" (believed) moved per-memcg lists from
@@ -539,6 +631,18 @@ class Layout:
         #   kept, the lru->xa entry is erased and the lists get nr_items =
         #   LONG_MIN; before, kmemcg_id was rewritten to the parent's.
         self.list_lru_dead_marker = has_member(prog, "struct list_lru_one", "lock")
+        #   struct list_lru::memcg_aware: v5.2, believed 3e8589963773
+        #   ("memcg: make it work on sparse non-0-node systems"; DepSurf:
+        #   absent 5.0, present 5.3). Without it every lru on the global
+        #   list is walked.
+        self.list_lru_memcg_aware = has_member(prog, "struct list_lru", "memcg_aware")
+        #   memcg->kmemcg_id, the list_lru index: CONFIG_MEMCG_KMEM (in every
+        #   DepSurf dump 4.4..6.8), a config fact more than an era one.
+        self.memcg_kmemcg_id = mc_has("kmemcg_id")
+        #   memcg->kmem_state (enum memcg_kmem_state, offline sets
+        #   KMEM_ALLOCATED): DepSurf: absent 4.4, present 4.8..5.15, gone by
+        #   5.19 (believed v4.6 to v5.17).
+        self.memcg_kmem_state = mc_has("kmem_state")
         # - Deferred THP split queue per memcg (v5.4, "mm: thp: make deferred
         #   split shrinker memcg aware"); reparented at offline in v6.19
         #   (reparent_deferred_split_queue); no memcg queue in Debian 7.2.
@@ -598,6 +702,7 @@ class Layout:
             "slab_css_refs_per_object": self.slab_css_refs_per_object,
             "slab_css_refs_per_page": self.slab_css_refs_per_page,
             "kmem_cache_css_refs": self.kmem_cache_css_refs,
+            "dentry_alias": self.dentry_alias,
         }
 
     def _facts_refs(self) -> Dict[str, object]:
@@ -606,9 +711,12 @@ class Layout:
             "swap_cgroup": self.swap_cgroup,
             "has_offline_cgwbs": self.has_offline_cgwbs,
             "has_cgwb": self.has_cgwb,
+            "wb_inode_lists": list(self.wb_inode_lists),
             "memcg_stock": self.memcg_stock,
+            "memcg_stock_cached_objcg": self.memcg_stock_cached_objcg,
             "bpf_map_owner": self.bpf_map_owner,
             "tcp_listening_hash": self.tcp_listening_hash,
+            "tcp_listen_head": self.tcp_listen_head,
             "has_sk_memcg": self.has_sk_memcg,
         }
 
@@ -618,20 +726,34 @@ class Layout:
             "memcg_id": self.memcg_id_type,
             "memcg_id_ref": self.memcg_id_ref,
             "memcg_id_table": None if self.memcg_id_table is None else self.memcg_id_table[0],
+            "idr_base": self.idr_base,
+            "idr_rt_xarray": self.idr_rt_xarray,
             "page_counter_usage": self.page_counter_usage,
             "page_counters": list(self.page_counters),
             "swap_memsw_union": self.swap_memsw_union,
             "vmstats": self.vmstats,
+            "memcg_percpu_stats": list(self.memcg_percpu_stats),
             "stats_index": self.stats_index,
             "lruvec_stats": self.lruvec_stats,
+            "pn_percpu_stats": list(self.pn_percpu_stats),
+            "css_rstat_cpu": self.css_rstat_cpu,
+            "cgroup_rstat_percpu": list(self.cgroup_rstat_percpu),
             "objcg": self.objcg,
             "orig_objcg": self.orig_objcg,
+            "objcg_list": self.objcg_list,
             "memcg_params": self.memcg_params,
+            "memcg_params_children": self.memcg_params_children,
+            "memcg_params_is_root_cache": self.memcg_params_is_root_cache,
+            "memcg_kmem_caches": self.memcg_kmem_caches,
             "lru_reparent": self.lru_reparent,
             "lru_gen": self.lru_gen,
+            "lru_gen_lists": self.lru_gen_lists,
             "list_lru": self.list_lru_head,
             "list_lru_memcg": self.list_lru_memcg,
+            "list_lru_memcg_aware": self.list_lru_memcg_aware,
             "list_lru_dead_marker": self.list_lru_dead_marker,
+            "memcg_kmemcg_id": self.memcg_kmemcg_id,
+            "memcg_kmem_state": self.memcg_kmem_state,
             "memcg_deferred_split": self.memcg_deferred_split,
             "deferred_split_reparent": self.deferred_split_reparent,
         }

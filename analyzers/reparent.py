@@ -144,10 +144,10 @@ def kmem_caches_verdict(memcg: Object, faults: List[Fault],
     if not lay.memcg_params:
         return Verdict(mech, NOT_IN_KERNEL, "struct kmem_cache has no memcg_params "
                        "(one set of caches for everyone since v5.9, or no kmem accounting)")
-    params = prog.type("struct kmem_cache").member("memcg_params").type
     where = f"kmem_caches of memcg {memcg.value_():#x}"
     serial = memcg.css.serial_nr.value_()
-    if not params.has_member("refcnt") or not memcg.type_.type.has_member("kmem_caches"):
+    # kmem_cache_css_refs == 1: memcg_params.refcnt (v5.3+).
+    if lay.kmem_cache_css_refs != 1 or not lay.memcg_kmem_caches:
         # Era A (up to v5.2, memcg_params without refcnt): offline only
         # deactivates the caches (memcg_deactivate_kmem_caches(memcg) NULLs
         # the root's memcg_caches entry); memcg_params.memcg keeps naming the
@@ -155,8 +155,9 @@ def kmem_caches_verdict(memcg: Object, faults: List[Fault],
         own = _era_a_caches(memcg, max_steps, where, faults)
         ev = {"own_caches": len(own), "serial_nr": serial,
               "caches_listed": [_hex(a) for a in own[:MAX_LISTED]]}
-        for f in ("kmemcg_id", "kmem_state"):
-            if memcg.type_.type.has_member(f):
+        for f, present in (("kmemcg_id", lay.memcg_kmemcg_id),
+                           ("kmem_state", lay.memcg_kmem_state)):
+            if present:
                 ev[f] = getattr(memcg, f).value_()
         how = "before v5.3 per-memcg caches are only deactivated, never reparented"
         if own:
@@ -198,7 +199,7 @@ def _era_a_caches(memcg: Object, max_steps: int, where: str,
     # slab_caches whose memcg_params.memcg is this memcg.
     prog = memcg.prog_
     me = memcg.value_()
-    if memcg.type_.type.has_member("kmem_caches"):
+    if layout(prog).memcg_kmem_caches:
         nodes = _walk(memcg.kmem_caches.address_of_(), max_steps, where, faults)
         caches = [container_of(Object(prog, "struct list_head *", pos), "struct kmem_cache",
                                "memcg_params.kmem_caches_node") for pos in nodes]
@@ -331,7 +332,7 @@ def _memcg_lrus(prog: Program, max_steps: int, faults: List[Fault]) -> List[Obje
         lru = container_of(Object(prog, "struct list_head *", pos), "struct list_lru", "list")
         try:
             # memcg_aware is absent when no lru can be memcg aware.
-            if not lru.type_.type.has_member("memcg_aware") or lru.memcg_aware.value_():
+            if not lay.list_lru_memcg_aware or lru.memcg_aware.value_():
                 out.append(lru)
         except FaultError as e:
             faults.append(Fault(lay.list_lru_head, str(e), lru.value_()))
@@ -354,7 +355,7 @@ def list_lru_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_ST
     prog = memcg.prog_
     lay = layout(prog)
     mech = "list_lru"
-    if lay.list_lru_head is None or not memcg.type_.type.has_member("kmemcg_id"):
+    if lay.list_lru_head is None or not lay.memcg_kmemcg_id:
         return Verdict(mech, NOT_IN_KERNEL, "no memcg-aware list_lru (CONFIG_MEMCG_KMEM off?)")
     kid = memcg.kmemcg_id.value_()
     anc = _ancestor(memcg)
@@ -374,7 +375,7 @@ def list_lru_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_ST
             return Verdict(mech, UNKNOWN, f"kmemcg_id {kid} was reused by another memcg", ev)
     else:
         if kid != anc_kid and kid >= 0:
-            if memcg.type_.type.has_member("kmem_state"):
+            if lay.memcg_kmem_state:
                 ev["kmem_state"] = memcg.kmem_state.value_()
             return Verdict(mech, NOT_REPARENTED if anc_kid is not None else UNKNOWN,
                            "kmemcg_id is not the nearest online ancestor's", ev)
@@ -445,7 +446,7 @@ def lru_folios_verdict(memcg: Object, faults: List[Fault]) -> Verdict:
                 nonempty.append(f"node{nid}.lists[{i}]")
         if lay.lru_gen:
             gens = lruvec.lrugen
-            lists = gens.folios if gens.type_.has_member("folios") else gens.lists
+            lists = getattr(gens, lay.lru_gen_lists)  # folios[] since v6.3
             for g in range(len(lists)):
                 for t in range(len(lists[g])):
                     for z in range(len(lists[g][t])):

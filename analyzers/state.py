@@ -198,9 +198,10 @@ def _id_table_lookup(prog: Program, table: str, kind: str, ident: int) -> int:
         return xa_load(root.address_of_(), ident).value_()
     # IDRs are xarrays since v4.20 (idr_rt); look up id - idr_base directly
     # so no drgn version's idr_base handling matters.
+    lay = layout(prog)
     rt = root.idr_rt
-    if rt.type_.type_name() == "struct xarray":
-        base = root.idr_base.value_() if root.type_.has_member("idr_base") else 0
+    if lay.idr_rt_xarray:
+        base = root.idr_base.value_() if lay.idr_base else 0
         return xa_load(rt.address_of_(), ident - base).value_()
     return idr_find(root.address_of_(), ident).value_()
 

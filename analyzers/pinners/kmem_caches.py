@@ -81,9 +81,9 @@ def per_memcg_caches(ctx: Context) -> Iterator[Tuple[Object, Optional[Object]]]:
     """``(child struct kmem_cache *, root struct kmem_cache * or None)`` for every
     per-memcg cache, each once."""
     prog = ctx.prog
+    lay = ctx.layout
     seen: Set[int] = set()
-    params = prog.type("struct kmem_cache").member("memcg_params").type
-    if params.has_member("children"):
+    if lay.memcg_params_children:
         # v4.14+ (believed; 4.19, 5.3, 5.4 checked): root caches on
         # slab_root_caches through memcg_params.__root_caches_node, their
         # children on memcg_params.children through children_node.
@@ -115,7 +115,7 @@ def per_memcg_caches(ctx: Context) -> Iterator[Tuple[Object, Optional[Object]]]:
     for s in _list(ctx, caches, "struct kmem_cache", "list", "slab_caches"):
         try:
             p = s.memcg_params
-            if params.has_member("is_root_cache"):
+            if lay.memcg_params_is_root_cache:
                 if p.is_root_cache.value_():
                     continue
             elif not p.root_cache.value_():

@@ -21,7 +21,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 from drgn import FaultError, Object, container_of
 
-from memcg_zombies.layout import has_member
+from memcg_zombies.layout import layout
 from memcg_zombies.pinners import Context, Pin, pinner
 from memcg_zombies import scan as scan_mod
 from memcg_zombies.scan import PageScan, scan_pages
@@ -75,13 +75,15 @@ def _objcg_list(ctx: Context, head: Object, owner: int, found: Dict[int, Tuple[i
 def _compute_objcg_owners(ctx: Context) -> Dict[int, Tuple[int, int]]:
     prog = ctx.prog
     found: Dict[int, Tuple[int, int]] = {}
+    lay = ctx.layout
     # memcg->objcg (v5.9, bf4f059954dc), memcg->orig_objcg (v6.8,
-    # 675d6c9b59e3), both per node in mem_cgroup_per_node since v7.1.
-    fields = [f for f in ("objcg", "orig_objcg") if has_member(prog, "struct mem_cgroup", f)]
-    node_fields = [f for f in ("objcg", "orig_objcg")
-                   if has_member(prog, "struct mem_cgroup_per_node", f)]
-    has_list = has_member(prog, "struct mem_cgroup", "objcg_list")
-    node_list = has_member(prog, "struct mem_cgroup_per_node", "objcg_list")
+    # 675d6c9b59e3), both per node in mem_cgroup_per_node since v7.1
+    # (Layout.objcg, .orig_objcg, .objcg_list).
+    held = ["objcg"] + (["orig_objcg"] if lay.orig_objcg else [])
+    fields = held if lay.objcg == "memcg" else []
+    node_fields = held if lay.objcg == "per_node" else []
+    has_list = lay.objcg_list == "memcg"
+    node_list = lay.objcg_list == "per_node"
     if not (fields or node_fields):
         return found  # before v5.9: no objcgs
     try:
@@ -174,12 +176,10 @@ def _dentry_name(dentry: Object) -> bytes:
 
 def inode_path(inode: Object) -> Optional[str]:
     """Path of an inode within its filesystem, from its first dentry alias."""
-    prog = inode.prog_
     first = inode.i_dentry.first.read_()
     if not first:
         return None
-    member = "d_u.d_alias" if has_member(prog, "struct dentry", "d_u") else "d_alias"
-    dentry = container_of(first, "struct dentry", member)
+    dentry = container_of(first, "struct dentry", layout(inode.prog_).dentry_alias)
     names: List[bytes] = []
     for _ in range(_MAX_DEPTH):
         parent = dentry.d_parent.read_()

@@ -48,7 +48,8 @@ def _memcgs(stock: Object, layout: str) -> Iterator[Tuple[int, int]]:
         yield stock.cached.value_(), stock.nr_pages.value_()
 
 
-def _objcgs(prog, stock: Object, cpu: int, layout: str) -> Iterator[Tuple[Object, int]]:
+def _objcgs(prog, stock: Object, cpu: int, layout: str,
+            cached_objcg: bool) -> Iterator[Tuple[Object, int]]:
     # (struct obj_cgroup *, pre-charged bytes)
     if layout == "array":
         try:
@@ -60,7 +61,7 @@ def _objcgs(prog, stock: Object, cpu: int, layout: str) -> Iterator[Tuple[Object
     elif layout == "task_irq":
         for part in (stock.task_obj, stock.irq_obj):
             yield part.cached_objcg.read_(), part.nr_bytes.value_()
-    elif stock.type_.has_member("cached_objcg"):  # v5.9+
+    elif cached_objcg:  # v5.9+ (Layout.memcg_stock_cached_objcg)
         yield stock.cached_objcg.read_(), stock.nr_bytes.value_()
 
 
@@ -78,7 +79,8 @@ def stock_entries(ctx: Context) -> Iterator[Tuple[int, int, str, int]]:
         try:
             stock = per_cpu(var, cpu)
             slots = [(m, "memcg", pages * psize) for m, pages in _memcgs(stock, layout) if m]
-            for objcg, nbytes in _objcgs(prog, stock, cpu, layout):
+            for objcg, nbytes in _objcgs(prog, stock, cpu, layout,
+                                         ctx.layout.memcg_stock_cached_objcg):
                 if objcg:
                     slots.append((objcg.memcg.value_(), "objcg", nbytes))
         except FaultError as e:

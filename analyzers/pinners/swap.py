@@ -32,6 +32,7 @@ from typing import Dict, Iterator, Optional, Tuple
 from drgn import FaultError, Object, offsetof
 from drgn.helpers.linux.mm import page_to_virt
 
+from memcg_zombies.layout import layout
 from memcg_zombies.pinners import Context, Pin, pinner
 
 __all__ = ("memcg_private_id", "swap_id_counts")
@@ -46,9 +47,9 @@ def memcg_private_id(memcg: Object) -> Tuple[int, int]:
     refcount_t after."""
     ident = memcg.id
     ref = ident.ref
-    try:
+    if layout(memcg.prog_).memcg_id_ref == "refcount_t":
         count = ref.refs.counter.value_()
-    except AttributeError:
+    else:
         count = ref.counter.value_()
     return ident.id.value_(), count
 

@@ -35,9 +35,6 @@ MAX_LIST = 1 << 20
 # enum wb_state in include/linux/backing-dev-defs.h (bit numbers).
 _WB_STATES = ("WB_registered", "WB_writeback_running", "WB_has_dirty_io", "WB_start_all")
 
-#: Inode lists of a wb (b_attached only since v5.14).
-_INODE_LISTS = ("b_dirty", "b_io", "b_more_io", "b_dirty_time", "b_attached")
-
 
 def bounded_list(ctx: Context, where: str, head: Object,
                  bound: int = MAX_LIST) -> Iterator[int]:
@@ -113,11 +110,8 @@ def _state_names(state: int) -> List[str]:
 
 def _inode_counts(ctx: Context, wb: Object) -> Dict[str, int]:
     counts = {}
-    for name in _INODE_LISTS:
-        try:
-            head = getattr(wb, name)
-        except AttributeError:
-            continue  # b_attached: v5.14+
+    for name in ctx.layout.wb_inode_lists:  # b_attached: v5.14+
+        head = getattr(wb, name)
         counts[name] = sum(1 for _ in bounded_list(ctx, f"wb {wb.value_():#x} {name}", head))
     return counts
 
