@@ -448,7 +448,7 @@ def scan_pages(prog: Program, owners_of_interest: Optional[Iterable[int]] = None
 # PageScan fields; tests/test_libhelper.py proves both engines equal on every
 # test-bed vmcore.
 
-#: C engine options: "threads" (None: every CPU) for the libkdumpfile reader;
+#: C engine options: "threads" (None: one per usable CPU) for the libkdumpfile reader;
 #: "reader": "auto" (libkdumpfile for a kdump-compressed vmcore, drgn's
 #: prog.read otherwise), "drgn" or "kdump"; "vmcore": the dump's path (None:
 #: the kdump-compressed file the process has open, if exactly one).
@@ -480,6 +480,16 @@ def _open_kdump_file() -> Optional[str]:
     return found.pop() if len(found) == 1 else None
 
 
+def _usable_cpus() -> int:
+    # The CPUs this process may run on (taskset, cpusets), else all of them.
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _c_engine() -> Optional[Callable[..., PageScan]]:
     """Register the C engine as "c" in :data:`ENGINES` when it is built."""
     global DEFAULT_ENGINE
@@ -492,8 +502,6 @@ def _c_engine() -> Optional[Callable[..., PageScan]]:
                ranges: Optional[Iterable[Tuple[int, int]]] = None, *,
                reader: Optional[str] = None, threads: Optional[int] = None,
                vmcore: Optional[str] = None) -> PageScan:
-        import os
-
         start = time.monotonic()
         lay = layout(prog)
         d = _Decoder(lay)
@@ -505,7 +513,7 @@ def _c_engine() -> Optional[Callable[..., PageScan]]:
             if reader == "kdump":
                 raise ValueError("the kdump reader needs C_OPTIONS['vmcore']")
             vmcore = None
-        nthreads = threads or C_OPTIONS["threads"] or os.cpu_count() or 1
+        nthreads = threads or C_OPTIONS["threads"] or _usable_cpus()
         raw = _scan.scan(prog, d, lay.vmemmap,
                          list(memmap_ranges(prog) if ranges is None else ranges),
                          None if owners is None else list(owners),

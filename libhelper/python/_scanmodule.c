@@ -274,12 +274,11 @@ static PyObject *result_dict(struct mz_result *r, PyObject *names)
 		PyObject *t = NULL;
 
 		if (f->kind == MZ_FAULT_MEMMAP) {
-			/* scan.py keeps the message up to its first colon and
-			 * merges adjacent failures with the same message. */
+			/* scan.py keeps the whole message and merges adjacent
+			 * failures with the same message (drgn's name the
+			 * address, so in practice it merges none). */
 			Py_ssize_t n = PyList_GET_SIZE(errs);
-			const char *colon = strchr(f->msg, ':');
-			PyObject *msg = PyUnicode_FromStringAndSize(
-				f->msg, colon ? colon - f->msg : (Py_ssize_t)strlen(f->msg));
+			PyObject *msg = PyUnicode_FromString(f->msg);
 
 			if (!msg)
 				goto fail;

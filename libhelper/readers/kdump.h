@@ -13,6 +13,11 @@
 
 struct mz_kdump;
 
+/* Pages in each reader's libkdumpfile cache (its default is 1024). */
+#ifndef MZ_KDUMP_CACHE_PAGES
+#define MZ_KDUMP_CACHE_PAGES 64
+#endif
+
 /* Opens 'path' with kernel-virtual translation from the dump's own
  * VMCOREINFO and page tables (addrxlat.ostype = linux).  NULL on failure,
  * with a message in err[0..errlen). */

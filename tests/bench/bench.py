@@ -1,60 +1,130 @@
-"""`make bench`: page-scan speed on large test-bed guests (one run each).
+"""`make bench`: page-scan speed on large test-bed guests.
 
 Prints, per vmcore: the naive drgn loop (sampled), the raw memmap read rate
 through drgn (the limit), scan.py's Python engine, the C engine with each
-reader and thread count, slab attribution naive (one drgn read per object,
-sampled) vs C, and peak RSS. Cases come from tests/bench/build_large.py.
+reader and thread count, slab attribution naive (one drgn read per object, as
+the kernel's tools/cgroup/memcg_slabinfo.py) vs the C engine's slab walk over
+the same slabs, and the peak RSS of each measurement. Cases come from
+tests/bench/build_large.py.
+
+Every measurement runs in a process of its own (``--child``), which opens the
+vmcore, loads the debug info, runs that one measurement and reports its time
+and its own peak RSS (getrusage(RUSAGE_SELF).ru_maxrss): the RSS column is the
+real peak of one analysis. Each measurement runs ``--repeat`` times (default
+3); the table shows medians. Aggregates of every C run are checked equal to
+the Python engine's, and the naive slab loop's counts to the C slab walk's.
+
+    PYTHONPATH=.sys-path /usr/bin/python3 -m tests.bench.bench [--repeat N] [--only kdump|elf]
 """
 
+import argparse
+import hashlib
 import json
 import os
 import resource
+import statistics
+import subprocess
 import sys
 import time
-
-import drgn
-from drgn import Object
-
-from memcg_zombies import scan
-from tests.bench.build_large import bench_root
+from collections import Counter
 
 NAIVE_PAGES = 200_000
-NAIVE_OBJECTS = 20_000
 
 
 def cases():
-    for mem, fmt in ((16384, "kdump"), (8192, "elf"), (8192, "kdump")):
+    from tests.bench.build_large import bench_root
+
+    # The issue's cases: kdump of a >= 16 GiB guest, ELF of a >= 8 GiB one.
+    for mem, fmt in ((16384, "kdump"), (8192, "elf")):
         for meta in sorted((bench_root(mem) / "cases").glob("*/case.json")):
             rec = json.loads(meta.read_text())
             if fmt in rec["vmcores"]:
                 yield mem, fmt, rec
 
 
-def rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# -- one measurement, in a child process -------------------------------------
+
+def _digest(s) -> str:
+    """Hash of the aggregates both engines must agree on."""
+    parts = [sorted(s.by_owner.items()), sorted(s.folios_by_owner.items()),
+             sorted(s.slab_objects.items()), s.slabs_with_vector, s.pages_scanned,
+             sorted((o, sorted((m, tuple(c)) for m, c in maps.items()))
+                    for o, maps in s.by_mapping.items()),
+             sorted(s.mapping_class.items()),
+             # libkdumpfile words its errors its own way: where and address
+             # must match (as in tests/test_libhelper.py).
+             [r[:2] for r in s.read_errors], sorted((w, a) for w, _, a in s.faults)]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
-def main():
-    for mem, fmt, rec in cases():
-        path = rec["vmcores"][fmt]
-        prog = drgn.Program()
-        prog.set_core_dump(path)
-        prog.load_debug_info([rec["vmlinux"]])
-        ranges = scan.memmap_ranges(prog)
-        npages = sum(h - l for l, h in ranges)
-        lay = scan.layout(prog)
-        print(f"== {mem} MiB guest, {fmt}: {path} ({os.path.getsize(path) >> 20} MiB), "
-              f"{npages} struct pages, {len(ranges)} ranges", flush=True)
-        rows = []
+def _slab_list(prog, scan):
+    """Heads of the slabs with an object vector, as scan.py's Python engine
+    finds them (untimed): (struct page address, vector address)."""
+    found = []
 
-        # naive: one drgn Object per page, memcg_data + flags (sampled)
-        t = time.monotonic()
+    class Recorder(scan._Scanner):
+        def _slab_vector(self, W, i, addr, vec):
+            found.append((addr, vec))
+            super()._slab_vector(W, i, addr, vec)
+
+    rec = Recorder(prog, None)
+    s = rec.run(scan.memmap_ranges(prog))
+    return found, s
+
+
+def _naive_slab(prog, slabs):
+    """memcg_slabinfo.py's loop on the given slabs: per slab its cache, object
+    count and vector through drgn Objects, then one drgn read per object."""
+    from drgn import Object, FaultError
+
+    slab_t = prog.type("struct slab *")
+    members = {m.name for m in slab_t.type.members if m.name}
+    vec_member = "memcg_data" if "memcg_data" in members else "obj_exts"
+    # obj_cgroup ** (v5.9-v6.9) or struct slabobj_ext * (v6.10+), objcg first
+    ext = vec_member == "obj_exts"
+    vec_t = prog.type("struct slabobj_ext *" if ext else "struct obj_cgroup **")
+    counts = Counter()
+    examined = 0
+    for addr, vec in slabs:
+        slab = Object(prog, slab_t, value=addr)
+        try:
+            cache = slab.slab_cache.value_()
+            nobj = slab.objects.value_()
+            v = Object(prog, vec_t, value=vec)
+            for i in range(nobj):
+                objcg = (v[i].objcg if ext else v[i]).value_()
+                examined += 1
+                if objcg:
+                    counts[(objcg, cache)] += 1
+        except FaultError:
+            continue
+    return counts, examined
+
+
+def child(rec, fmt, what):
+    import drgn
+
+    from memcg_zombies import scan
+
+    path = rec["vmcores"][fmt]
+    prog = drgn.Program()
+    prog.set_core_dump(path)
+    prog.load_debug_info([rec["vmlinux"]])
+    ranges = scan.memmap_ranges(prog)
+    npages = sum(h - l for l, h in ranges)
+    lay = scan.layout(prog)
+    out = {"npages": npages, "nranges": len(ranges)}
+
+    if what == "naive":
+        from drgn import Object
+
         page_t = prog.type("struct page *")
         memcg = lay.page_memcg
         n = 0
+        t = time.monotonic()
         for lo, hi in ranges:
             for pfn in range(lo, min(hi, lo + NAIVE_PAGES - n)):
-                p = Object(prog, page_t, lay.vmemmap + pfn * lay.page_size)
+                p = Object(prog, page_t, value=lay.vmemmap + pfn * lay.page_size)
                 try:
                     getattr(p, memcg).value_()
                     p.flags.value_()
@@ -63,68 +133,180 @@ def main():
                 n += 1
             if n >= NAIVE_PAGES:
                 break
-        naive = n / (time.monotonic() - t)
-        rows.append(("naive drgn loop (sampled)", naive))
-
-        # raw read through drgn, 1 MiB chunks, unparsed
-        t = time.monotonic()
+        out.update(seconds=time.monotonic() - t, units=n)
+    elif what == "raw":
         per = scan.CHUNK_BYTES // lay.page_size
+        t = time.monotonic()
         for lo, hi in ranges:
             for pfn in range(lo, hi, per):
                 try:
-                    prog.read(lay.vmemmap + pfn * lay.page_size, (min(hi, pfn + per) - pfn) * lay.page_size)
+                    prog.read(lay.vmemmap + pfn * lay.page_size,
+                              (min(hi, pfn + per) - pfn) * lay.page_size)
                 except drgn.FaultError:
                     pass
-        raw = npages / (time.monotonic() - t)
-        rows.append(("raw memmap read via drgn", raw))
-
+        out.update(seconds=time.monotonic() - t, units=npages)
+    elif what == "python":
         t = time.monotonic()
-        py = scan.scan_pages(prog, None, engine="python")
-        rows.append(("python engine", npages / (time.monotonic() - t)))
-        c_times = {}
-        variants = [("drgn", 1)]
-        if fmt == "kdump":
-            variants += [("kdump", 1), ("kdump", 2)]
-        else:
-            variants += [("kdump", 1), ("kdump", 2)]
-        for reader, threads in variants:
+        s = scan.scan_pages(prog, None, engine="python")
+        out.update(seconds=time.monotonic() - t, units=npages, digest=_digest(s))
+    elif what.startswith("c:"):
+        _, reader, threads = what.split(":")
+        t = time.monotonic()
+        s = scan.ENGINES["c"](prog, None, reader=reader, threads=int(threads), vmcore=path)
+        out.update(seconds=time.monotonic() - t, units=npages, digest=_digest(s))
+    elif what == "slab":
+        slabs, py = _slab_list(prog, scan)
+        t = time.monotonic()
+        naive, examined = _naive_slab(prog, slabs)
+        naive_s = time.monotonic() - t
+        # The C engine's slab walk over exactly these slabs: ranges of one
+        # struct page each (one read of the page, one of its vector), through
+        # the same reader as the naive loop (drgn's prog.read).
+        pfns = [(a - lay.vmemmap) // lay.page_size for a, _ in slabs]
+        times = []
+        for _ in range(5):
             t = time.monotonic()
-            c = scan.ENGINES["c"](prog, None, reader=reader, threads=threads, vmcore=path)
-            dt = time.monotonic() - t
-            c_times[(reader, threads)] = dt
-            same = c.by_owner == py.by_owner and c.slab_objects == py.slab_objects
-            rows.append((f"C engine, {reader} reader, {threads} thread(s)"
-                         f"{'' if same else ' (DIFFERS!)'}", npages / dt))
+            c = scan.ENGINES["c"](prog, None, [(p, p + 1) for p in pfns], reader="drgn")
+            times.append(time.monotonic() - t)
+        out.update(seconds=naive_s, c_seconds=statistics.median(times), units=examined,
+                   slabs=len(slabs), charged=sum(naive.values()),
+                   naive_equals_c=dict(naive) == c.slab_objects,
+                   c_equals_full_scan=c.slab_objects == py.slab_objects,
+                   c_slabs=c.slabs_with_vector)
+    else:
+        raise SystemExit(f"unknown measurement {what}")
+    out["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    json.dump(out, sys.stdout)
+    print()
 
-        # slab attribution: naive per-object drgn reads (sampled) vs C
-        objs = sum(py.slab_objects.values())
-        vec_t = prog.type("struct obj_cgroup *")
-        t = time.monotonic()
-        k = 0
-        for pfn_lo, pfn_hi in ranges:
-            pass
-        # naive: the kernel's memcg_slabinfo.py way, one object read per object
-        sample = list(py.slab_objects.items())[:1]
-        addr0 = lay.vmemmap
-        for i in range(NAIVE_OBJECTS):
-            try:
-                Object(prog, vec_t, address=addr0 + 8 * i).value_()
-            except drgn.FaultError:
-                pass
-            k += 1
-        naive_obj = k / (time.monotonic() - t)
-        best_c = min(c_times.values())
-        c_obj = objs / best_c
 
-        print(f"  {'what':48} {'pages/s':>14} {'x naive':>9} {'x raw':>7}")
-        for what, rate in rows:
-            print(f"  {what:48} {rate:14,.0f} {rate / naive:9.1f} {rate / raw:7.2f}")
-        print(f"  slab objects: {objs} in {py.slabs_with_vector} slabs; naive per-object "
-              f"{naive_obj:,.0f} obj/s, C (whole scan incl. pages) {c_obj:,.0f} obj/s = "
-              f"{c_obj / naive_obj:.0f}x")
-        print(f"  peak RSS so far {rss_mib():.0f} MiB", flush=True)
-        del prog, py
-    return 0
+def _busy_seconds():
+    # CPU time spent by everything on the machine (/proc/stat, all CPUs).
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(max_wait):
+    """Waits (up to max_wait seconds) until other processes use < 0.25 CPU."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        b0 = _busy_seconds()
+        time.sleep(1)
+        if _busy_seconds() - b0 < 0.25 or time.monotonic() > deadline:
+            return
+
+
+def run_child(rec, fmt, what, max_wait=0):
+    if max_wait:
+        wait_idle(max_wait)
+    cmd = [sys.executable, "-m", "tests.bench.bench", "--child", json.dumps(rec), fmt, what]
+    busy0, wall0 = _busy_seconds(), time.monotonic()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    # CPUs kept busy by other processes while this measurement ran: on a
+    # 2-core machine, thread scaling means nothing unless this is ~0.
+    mine = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    out["others"] = max(0.0, (_busy_seconds() - busy0 - mine) / (time.monotonic() - wall0))
+    return out
+
+
+# -- the table ----------------------------------------------------------------
+
+def measure(rec, fmt, what, repeat, max_wait=0):
+    runs = [run_child(rec, fmt, what, max_wait) for _ in range(repeat)]
+    r = dict(runs[0])
+    r["seconds"] = statistics.median(x["seconds"] for x in runs)
+    r["rss_mib"] = max(x["rss_mib"] for x in runs)
+    r["others"] = max(x["others"] for x in runs)
+    if "c_seconds" in r:
+        r["c_seconds"] = statistics.median(x["c_seconds"] for x in runs)
+    r["rate"] = r["units"] / r["seconds"]
+    digests = {x.get("digest") for x in runs}
+    r["stable"] = len(digests) == 1
+    return r
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", choices=("kdump", "elf"))
+    ap.add_argument("--wait-idle", type=float, default=5, metavar="SECONDS",
+                    help="before each run, wait up to this long for other processes "
+                         "to leave the CPUs idle (default 5; 0: do not wait)")
+    ap.add_argument("--child", nargs=3, metavar=("CASE", "FORMAT", "WHAT"))
+    args = ap.parse_args(argv)
+    if args.child:
+        child(json.loads(args.child[0]), args.child[1], args.child[2])
+        return 0
+
+    ncpu = os.cpu_count() or 1
+    ok = True
+    print(f"# {ncpu} CPUs, load average {os.getloadavg()[0]:.2f} at start; medians of "
+          f"{args.repeat} runs, each measurement in its own process", flush=True)
+    for mem, fmt, rec in cases():
+        if args.only and fmt != args.only:
+            continue
+        path = rec["vmcores"][fmt]
+        rows = []
+        variants = ["c:drgn:1"] + [f"c:kdump:{t}" for t in sorted({1, 2, ncpu})]
+        res = {w: measure(rec, fmt, w, args.repeat, args.wait_idle)
+               for w in ["naive", "raw", "python"] + variants}
+        first = res["naive"]
+        print(f"== {mem} MiB guest, {fmt}: {path} ({os.path.getsize(path) >> 20} MiB), "
+              f"{first['npages']} struct pages, {first['nranges']} ranges", flush=True)
+        naive, raw = res["naive"]["rate"], res["raw"]["rate"]
+        kd1 = res["c:kdump:1"]["rate"]
+        labels = {"naive": "naive drgn loop (sampled)", "raw": "raw memmap read via drgn",
+                  "python": "python engine"}
+        for w in ["naive", "raw", "python"] + variants:
+            r = res[w]
+            label = labels.get(w)
+            note = ""
+            if label is None:
+                _, reader, threads = w.split(":")
+                label = f"C engine, {reader} reader, {threads} thread(s)"
+                if r.get("digest") != res["python"].get("digest") or not r["stable"]:
+                    label += " (DIFFERS!)"
+                    ok = False
+                if reader == "kdump" and threads != "1":
+                    note = f"{r['rate'] / kd1:.2f}x 1 thread"
+            rows.append((label, r["rate"], r["rss_mib"], r["others"], note))
+        print(f"  {'what':44} {'pages/s':>12} {'x naive':>8} {'x raw':>6} {'peak RSS':>9} "
+              f"{'others':>6}")
+        for label, rate, rss, others, note in rows:
+            print(f"  {label:44} {rate:12,.0f} {rate / naive:8.1f} {rate / raw:6.2f} "
+                  f"{rss:5.0f} MiB {others:6.2f}  {note}")
+        s = measure(rec, fmt, "slab", args.repeat, args.wait_idle)
+        naive_obj = s["units"] / s["seconds"]
+        c_obj = s["units"] / s["c_seconds"]
+        same = (s["naive_equals_c"] and s["c_equals_full_scan"]
+                and s["c_slabs"] == s["slabs"])
+        ok &= same
+        print(f"  slab attribution: {s['slabs']} slabs with an objcg vector, {s['units']} "
+              f"objects examined ({s['units'] / max(1, s['slabs']):.1f} per slab), "
+              f"{s['charged']} charged; counts {'equal' if same else 'DIFFER!'} "
+              f"(naive == C == full scan)")
+        print(f"    per-object phase on those slabs: naive {naive_obj:,.0f} obj/s, "
+              f"C slab walk {c_obj:,.0f} obj/s = {c_obj / naive_obj:.1f}x "
+              f"(peak RSS {s['rss_mib']:.0f} MiB)")
+        # memcg_slabinfo.py end to end: it finds the slabs with for_each_page
+        # (the naive page rate) before reading objects; the C engine counts
+        # slab objects inside its one page scan.
+        naive_total = first["npages"] / naive + s["seconds"]
+        best_c = min(res[w]["seconds"] for w in variants)
+        print(f"    end to end (find slabs + attribute): naive {naive_total:.1f} s "
+              f"(page walk extrapolated from the sampled rate) = "
+              f"{s['units'] / naive_total:,.0f} obj/s, C whole scan {best_c:.2f} s = "
+              f"{s['units'] / best_c:,.0f} obj/s = {naive_total / best_c:.0f}x", flush=True)
+        assert same, "naive and C slab attribution differ"
+    print("# peak RSS: getrusage(RUSAGE_SELF).ru_maxrss of the process that ran the "
+          "measurement (open + debug info + one analysis), max over runs; others: CPUs "
+          "busy with other processes meanwhile (max over runs)")
+    print(f"# load average {os.getloadavg()[0]:.2f} at end")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
