@@ -2,8 +2,10 @@
 
 Debian's crash 8.0.2 runs non-interactively, one session per vmcore (opening a
 dump costs it 5-13 s): `extend zombies.so`, `zombies`, `zombies -p
-/mz/ext4/leaf`. Its dying set, refcounts and pins must equal the drgn CLI's
-JSON report on the same vmcore. crash 8.0.2 opens only the 5.10 and 6.1 dumps.
+/mz/ext4/leaf`, `zombies -p /mz/tcp/leaf`. Its dying set, refcounts, pins
+(pages, children, swap ids, cgwb, TCP sockets, per-CPU stock, bpf maps) and
+explained css refs must equal the drgn CLI's JSON report on the same vmcore.
+crash 8.0.2 opens only the 5.10 and 6.1 dumps.
 """
 
 import json
@@ -32,11 +34,18 @@ CANNOT_OPEN = {
 
 FORMATS = ("kdump", "elf")
 PAGE_KINDS = ("pagecache", "shmem", "anon", "swapcache", "kmem")
-#: Kinds of pin the extension looks for (sockets, stock, bpf maps: not yet).
-CRASH_KINDS = PAGE_KINDS + ("child", "swap", "cgwb")
+#: Kinds of pin that are kernel objects (libhelper/crash/pinners.c), counted
+#: as the drgn pins' count: sockets, per-CPU stock slots, bpf maps.
+OBJECT_KINDS = ("socket", "stock", "bpf_map")
+#: Kinds of pin the extension looks for: every kind with css refs on 5.10/6.1.
+CRASH_KINDS = PAGE_KINDS + ("child", "swap", "cgwb") + OBJECT_KINDS
 DETAIL = "/mz/ext4/leaf"
+#: The TCP scenario: 2 established sockets and a listener on 127.0.0.1:7777.
+DETAIL_TCP = "/mz/tcp/leaf"
 
 _ROW = re.compile(r"^([0-9a-f]{16})\s+(-?\d+)\s+(-|-?\d+)\s+(-?\d+)\s+(\S+)\s+(/.*)$")
+_SOCK = re.compile(r"^\s+socket\s+1 objects\s+(\d+)\s+(TCP .*\)) sock ([0-9a-f]+) "
+                   r"skmem (\d+) bytes$")
 _FILE = re.compile(r"^\s+(pagecache|shmem)\s+(\d+) pages\s+(\d+)\s+inode ([0-9a-f]+) ino (\d+) "
                    r"mapping ([0-9a-f]+) dirty (\d+) writeback (\d+)\s+(.*) \((\S+)\)$")
 
@@ -74,7 +83,7 @@ def kernel_offset(vmcore):
 def crash_session(so, vmcore, vmlinux):
     """Output of one crash session on vmcore, cached per vmcore."""
     if vmcore not in _SESSIONS:
-        cmds = f"extend {so}\nzombies\nzombies -p {DETAIL}\nexit\n"
+        cmds = f"extend {so}\nzombies\nzombies -p {DETAIL}\nzombies -p {DETAIL_TCP}\nexit\n"
         r = subprocess.run(["crash", "--kaslr", "0x" + kernel_offset(vmcore), "-s",
                             vmlinux, vmcore], input=cmds, capture_output=True, text=True,
                            timeout=600)
@@ -114,9 +123,19 @@ def expected_pins(zombie):
             # Entries found in the swap map; the extension reads memcg->id.ref,
             # which a dying memcg holds once per swap entry.
             want["swap-ids"] += p["count"]
-        elif kind in ("child", "cgwb"):
+        elif kind in ("child", "cgwb") + OBJECT_KINDS:
             want[kind] += p["count"]
     return want
+
+
+def detail_block(out, path):
+    """The lines of `zombies -p path`: its MEMCG header to its explained line."""
+    lines = out.splitlines()
+    head = re.compile(rf"^MEMCG [0-9a-f]+  {re.escape(path)}$")
+    start = next((i for i, line in enumerate(lines) if head.match(line)), None)
+    assert start is not None, f"no `zombies -p {path}` output:\n" + out[-3000:]
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("  explained "))
+    return lines[start:end + 1]
 
 
 @pytest.fixture
@@ -166,19 +185,24 @@ def test_pins_equal_drgn(crash_out):
         want = expected_pins(z)
         if row["pins"] != want:
             bad.append(f"{z['path']}: crash {dict(row['pins'])} != drgn {dict(want)}")
-        # css refs the kinds both tools look for explain the same amount.
+        # Both tools look for every kind that holds css refs here: the same
+        # explained refs, and the same sockets.
         refs = sum(p["css_refs"] for p in z["pins"] if p["kind"] in CRASH_KINDS)
-        if row["explained"] != refs:
-            bad.append(f"{z['path']}: crash explains {row['explained']} refs, drgn {refs}")
+        assert refs == z["explained_refs"], f"{z['path']}: a kind crash does not examine"
+        if row["explained"] != z["explained_refs"]:
+            bad.append(f"{z['path']}: crash explains {row['explained']} refs, "
+                       f"drgn {z['explained_refs']}")
+        sockets = sum(p["count"] for p in z["pins"] if p["kind"] == "socket")
+        if row["pins"]["socket"] != sockets:
+            bad.append(f"{z['path']}: crash {row['pins']['socket']} sockets, drgn {sockets}")
     assert not bad, "\n".join(bad[:20])
     assert "unreadable reads outside the memmap" not in out
 
 
 def test_detail_per_file(crash_out):
     out, report = crash_out
-    assert re.search(rf"^MEMCG [0-9a-f]+  {re.escape(DETAIL)}$", out, re.M), out[-3000:]
     files = {}
-    for line in out.splitlines():
+    for line in detail_block(out, DETAIL):
         m = _FILE.match(line)
         if m:
             files[m.group(9)] = {"kind": m.group(1), "pages": int(m.group(2)),
@@ -196,3 +220,24 @@ def test_detail_per_file(crash_out):
         assert got["ino"] == p["detail"]["ino"]
         assert got["fs"] == p["detail"]["fs"]
         assert got["dirty"] == p["detail"]["dirty"]
+
+
+def test_detail_sockets(crash_out):
+    """`zombies -p /mz/tcp/leaf`: one line per TCP socket, as the drgn pins."""
+    out, report = crash_out
+    block = detail_block(out, DETAIL_TCP)
+    got = {}
+    for line in block:
+        m = _SOCK.match(line)
+        if m:
+            got[int(m.group(3), 16)] = {"what": m.group(2), "css_refs": int(m.group(1)),
+                                        "bytes": int(m.group(4))}
+    z = next(z for z in report["zombies"] if z["path"] == DETAIL_TCP)
+    want = {int(p["detail"]["sock"], 16): p for p in z["pins"] if p["kind"] == "socket"}
+    assert len(want) == 3, "the test bed's TCP scenario: 2 established, 1 listener"
+    assert set(got) == set(want), "\n".join(block)
+    for sk, p in want.items():
+        assert got[sk] == {"what": p["what"], "css_refs": p["css_refs"],
+                           "bytes": p["bytes"]}, hex(sk)
+    m = re.match(r"^  explained (\d+) of (\d+) css refs$", block[-1])
+    assert m and int(m.group(1)) == z["explained_refs"] == int(m.group(2)), block[-1]

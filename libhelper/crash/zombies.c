@@ -13,7 +13,9 @@
  *   with the layout descriptor filled from crash's type information;
  *   owners resolved memcg -> zombie, or objcg -> objcg->memcg (reparented
  *   objcgs whose creator is known are shown, but hold no css ref);
- * - child css, memcg id references (swap entries), cgroup writeback.
+ * - child css, memcg id references (swap entries), cgroup writeback;
+ * - TCP sockets, the per-CPU charge stock and BPF maps (pinners.c;
+ *   pinners/sockets.py, stock.py, bpf.py).
  *
  * Everything is read with RETURN_ON_ERROR|QUIET: what cannot be read is
  * counted as a fault and the command goes on.
@@ -32,6 +34,7 @@
 #include "../core/classify.h"
 #include "../core/layout.h"
 #include "../core/scan.h"
+#include "zombies.h"
 
 #define MAX_MEMCGS (1u << 20)	/* list steps per walk (cgroups.py) */
 #define MAX_DEPTH 4096		/* kernfs / dentry nesting */
@@ -73,15 +76,57 @@ static int rd_uint(ulong addr, uint *v, const char *what)
 	return rd(addr, v, sizeof(*v), what);
 }
 
+MZC_HIDDEN void mzc_fault(const char *what, ulong addr)
+{
+	fault(what, addr);
+}
+
+MZC_HIDDEN int mzc_read(ulong addr, void *buf, long len, const char *what)
+{
+	return rd(addr, buf, len, what);
+}
+
+MZC_HIDDEN int mzc_cpu_possible(int cpu)
+{
+	/* get_cpus_possible() looks the mask's type up through gdb each call
+	 * (milliseconds): ask once per session, not once per CPU of NR_CPUS. */
+	static int have_map = -1;
+
+	if (have_map < 0)
+		have_map = get_cpus_possible() > 0;
+	return have_map ? in_cpu_map(POSSIBLE_MAP, cpu) : cpu < kt->cpus;
+}
+
 /* -- type information --------------------------------------------------------- */
+
+/* Offsets asked for again (per zombie, per socket) come from this cache: each
+ * crash type lookup is a gdb symbol search, milliseconds each, and a missing
+ * member is the slowest of all. */
+static struct { const char *s, *m; long o; } moff_cache[512];
+static int moff_used;
 
 static long moff(const char *s, const char *m)
 {
-	long o = MEMBER_OFFSET((char *)s, (char *)m);
+	long o;
+	int i;
 
+	for (i = 0; i < moff_used; i++)
+		if (!strcmp(moff_cache[i].s, s) && !strcmp(moff_cache[i].m, m))
+			return moff_cache[i].o;
+	o = MEMBER_OFFSET((char *)s, (char *)m);
 	if (o < 0)
 		o = ANON_MEMBER_OFFSET((char *)s, (char *)m);
+	if (moff_used < (int)(sizeof(moff_cache) / sizeof(moff_cache[0]))) {
+		moff_cache[moff_used].s = strdup(s);
+		moff_cache[moff_used].m = strdup(m);
+		moff_cache[moff_used++].o = o;
+	}
 	return o;
+}
+
+MZC_HIDDEN long mzc_moff(const char *s, const char *m)
+{
+	return moff(s, m);
 }
 
 static int enumval(const char *name, long *v)
@@ -590,7 +635,7 @@ static void read_ref(struct memcg *m)
 	/* per-CPU mode (or switching): count - bias + sum over possible CPUs */
 	count -= bias;
 	for (cpu = 0; cpu < NR_CPUS; cpu++) {
-		if (get_cpus_possible() > 0 ? !in_cpu_map(POSSIBLE_MAP, cpu) : cpu >= kt->cpus)
+		if (!mzc_cpu_possible(cpu))
 			continue;
 		if (!rd_ulong((ptr & ~3ul) + kt->__per_cpu_offset[cpu], &pcp, "percpu count"))
 			return;
@@ -606,6 +651,13 @@ static void read_ref(struct memcg *m)
 static struct mz_tab objcgs;	/* (objcg,0,0) -> n[0] now, n[1] orig */
 static struct mz_tab zset;	/* (memcg,0,0) -> n[0] index of the zombie + 1 */
 static struct mz_tab mset;	/* every memcg */
+
+MZC_HIDDEN long mzc_zombie(ulong memcg)
+{
+	const struct mz_ent *e = memcg ? mz_tab_find(&zset, memcg, 0, 0) : NULL;
+
+	return e ? (long)e->n[0] - 1 : -1;
+}
 
 static void objcg_owners(void)
 {
@@ -936,6 +988,7 @@ static void cgwb_pins(void)
 
 static size_t *zidx, nz;
 static int analysed;
+static struct xpins *xpins;	/* sockets, stock, bpf maps per zombie */
 
 static void reset(void)
 {
@@ -944,6 +997,8 @@ static void reset(void)
 	for (i = 0; i < nmemcgs; i++)
 		free(memcgs[i].path);
 	nmemcgs = 0;
+	mzc_xpins_free(xpins, nz);
+	xpins = NULL;
 	free(zidx);
 	zidx = NULL;
 	nz = 0;
@@ -1005,18 +1060,23 @@ static int analyse(void)
 	child_pins(zidx, nz);
 	id_pins(zidx, nz);
 	cgwb_pins();
+	if (!(xpins = mzc_xpins(nz)))
+		return 0;
 	analysed = 1;
 	return 1;
 }
 
-static long explained(const struct pins *p)
+static long explained(size_t zi)
 {
-	return p->page_refs + p->child_refs + (p->id_ref > 0) + p->cgwb;
+	const struct pins *p = &pins[zi];
+
+	return p->page_refs + p->child_refs + (p->id_ref > 0) + p->cgwb + xpins[zi].css_refs;
 }
 
-/* "anon=4110,kmem=18,shmem=1,child=1,swap-ids=3872,cgwb=1" */
-static void pin_summary(const struct pins *p, char *buf, size_t len)
+/* "anon=4110,kmem=18,shmem=1,child=1,swap-ids=3872,cgwb=1,socket=3" */
+static void pin_summary(size_t zi, char *buf, size_t len)
 {
+	const struct pins *p = &pins[zi];
 	size_t o = 0;
 	int k;
 
@@ -1031,6 +1091,9 @@ static void pin_summary(const struct pins *p, char *buf, size_t len)
 		ADD("%sswap-ids=%ld", o ? "," : "", p->id_ref);
 	if (p->cgwb)
 		ADD("%scgwb=%llu", o ? "," : "", (ulonglong)p->cgwb);
+	for (k = 0; k < X_NKIND; k++)
+		if (xpins[zi].n[k])
+			ADD("%s%s=%lu", o ? "," : "", mzc_xkind[k], xpins[zi].n[k]);
 	for (k = 0; k < P_NPAGE; k++)
 		if (p->reparented[k])
 			ADD("%s%s(reparented)=%llu", o ? "," : "", page_kind[k],
@@ -1061,13 +1124,13 @@ static void list_zombies(void)
 	for (i = 0; i < nz; i++) {
 		struct memcg *m = &memcgs[zidx[i]];
 
-		pin_summary(&pins[i], buf, sizeof(buf));
+		pin_summary(i, buf, sizeof(buf));
 		if (m->ref_ok)
 			snprintf(ref, sizeof(ref), "%ld", m->refcnt);
 		else
 			strcpy(ref, "-");
 		fprintf(fp, "%16lx  %9ld  %8s  %9ld  %-40s  %s\n", m->addr, m->cgroup_id, ref,
-			explained(&pins[i]), buf, m->path ? m->path : "?");
+			explained(i), buf, m->path ? m->path : "?");
 	}
 	fprintf(fp, "%zu memcgs, %zu dying\n", nmemcgs, nz);
 	footer();
@@ -1137,6 +1200,43 @@ static const char *const rest_label[P_NPAGE] = {
 	"kernel pages (vmalloc, stacks, page tables, pipes)"
 };
 
+/* Sockets, one line each; the charge stock as one line (its CPUs) as
+ * stock.py; BPF maps one line each. */
+static void detail_objects(size_t zi)
+{
+	const struct xpins *x = &xpins[zi];
+	const struct xpin *q;
+	long refs = 0, bytes = 0;
+	char cpus[256] = "", slots[512] = "";
+	size_t oc = 0, os = 0;
+	int last = -1;
+
+	for (q = x->head; q; q = q->next)
+		if (q->kind == X_SOCKET)
+			fprintf(fp, "  %-10s %8d %-7s %8ld  %s sock %lx skmem %ld bytes\n", "socket",
+				1, "objects", q->css_refs, q->what, q->addr, q->bytes);
+	for (q = x->head; q; q = q->next) {
+		if (q->kind != X_STOCK)
+			continue;
+		refs += q->css_refs;
+		bytes += q->bytes;
+		if (q->cpu != last && oc < sizeof(cpus))
+			oc += snprintf(cpus + oc, sizeof(cpus) - oc, "%s%d", oc ? ", " : "", q->cpu);
+		last = q->cpu;
+		if (os < sizeof(slots))
+			os += snprintf(slots + os, sizeof(slots) - os, "%s%s %ld bytes",
+				       os ? ", " : "", q->what, q->bytes);
+	}
+	if (x->n[X_STOCK])
+		fprintf(fp, "  %-10s %8lu %-7s %8ld  per-CPU charge stock on CPU %s (%s)\n",
+			"stock", x->n[X_STOCK], "refs", refs, cpus, slots);
+	for (q = x->head; q; q = q->next)
+		if (q->kind == X_BPF)
+			fprintf(fp, "  %-10s %8d %-7s %8ld  %s map %lx charged via %s\n", "bpf_map",
+				1, "objects", q->css_refs, q->what, q->addr,
+				q->via_objcg ? "objcg" : "memcg");
+}
+
 static void detail(size_t zi)
 {
 	struct memcg *m = &memcgs[zidx[zi]];
@@ -1205,9 +1305,11 @@ static void detail(size_t zi)
 	if (p->cgwb)
 		fprintf(fp, "  %-10s %8llu %-7s %8llu  cgroup writeback (bdi_writeback.memcg_css)\n",
 			"cgwb", (ulonglong)p->cgwb, "objects", (ulonglong)p->cgwb);
-	fprintf(fp, "  explained %ld of %s css refs", explained(p), ref);
-	if (m->ref_ok && m->refcnt > explained(p))
-		fprintf(fp, " (not examined: sockets, per-CPU charge stock, bpf maps)");
+	detail_objects(zi);
+	fprintf(fp, "  explained %ld of %s css refs", explained(zi), ref);
+	if (m->ref_ok && m->refcnt > explained(zi))
+		fprintf(fp, " (not examined: slab objects, sockets outside the TCP hash "
+			"tables, other referrers)");
 	fprintf(fp, "\n");
 }
 
@@ -1315,27 +1417,38 @@ static char *help_zombies[] = {
 	"  Pins: pages charged to the memcg by class (pagecache, shmem, anon,",
 	"  swapcache, kmem), from one scan of the memmap with memcg-zombies' C core;",
 	"  child=N child css; swap-ids=N memcg id references (swap entries: the id",
-	"  holds one css reference); cgwb=N cgroup writeback structures.  Pages",
-	"  charged through an objcg that now charges an ancestor show as",
-	"  KIND(reparented)=N and hold no css reference.",
+	"  holds one css reference); cgwb=N cgroup writeback structures;",
+	"  socket=N TCP sockets charged to the memcg (sk->sk_memcg, one css",
+	"  reference each), found in the established and listening hash tables of",
+	"  tcp_hashinfo and per-netns ehash tables (not: timewait and request",
+	"  socks, sockets in no hash table, UDP, UNIX and other families);",
+	"  stock=N per-CPU charge stock slots (memcg_stock) caching the memcg (one",
+	"  css reference) or one of its objcgs (none); bpf_map=N BPF maps in",
+	"  map_idr charged to it (map->memcg holds a css reference, map->objcg",
+	"  none).  Pages charged through an objcg that now charges an ancestor",
+	"  show as KIND(reparented)=N and hold no css reference.",
 	"",
 	"  The scan is done once per dump and reused by later commands.  Memory that",
 	"  cannot be read is counted and reported, never fatal.",
 	"",
-	"    -p memcg  pins of one dying memcg in detail, page cache per file",
+	"    -p memcg  pins of one dying memcg in detail: page cache per file",
 	"              (inode, inode number, address_space, dirty and writeback",
-	"              pages, path).  memcg: a mem_cgroup (or css) address in hex,",
-	"              a cgroup id in decimal, or a cgroup path such as /a/b.",
+	"              pages, path), one line per socket (addresses, ports, TCP",
+	"              state, struct sock, skmem bytes), the stock's CPUs, one",
+	"              line per bpf map (id, name, struct bpf_map).  memcg: a",
+	"              mem_cgroup (or css) address in hex, a cgroup id in",
+	"              decimal, or a cgroup path such as /a/b.",
 	"    -L        the struct page layout descriptor handed to the scan core.",
 	"",
 	"EXAMPLES",
 	"  List the zombies:",
 	"",
 	"    %s> zombies",
-	"    MEMCG             CGROUP_ID    REFCNT  EXPLAINED  PINS                  PATH",
-	"    ffff8abed5c0f000        155      1024       1024  shmem=1024            /mz/tmpfs/leaf",
-	"    ffff8abed5c0c000        221       769        769  pagecache=768,cgwb=1  /mz/ext4/leaf",
-	"    ffff8abec2665000        551         1          1  child=1               /mz/children/parent",
+	"    MEMCG             CGROUP_ID    REFCNT  EXPLAINED  PINS                      PATH",
+	"    ffff8abed5c0f000        155      1024       1024  shmem=1024                /mz/tmpfs/leaf",
+	"    ffff8abed5c0c000        221       769        769  pagecache=768,cgwb=1      /mz/ext4/leaf",
+	"    ffff8abedfed1000        419        35         35  shmem=1,anon=31,socket=3  /mz/tcp/leaf",
+	"    ffff8abec2665000        551         1          1  child=1                   /mz/children/parent",
 	"    ...",
 	"    1021 memcgs, 1008 dying",
 	"    page scan: 131034 struct pages in 0.02 s, 0 unreadable (0 failed reads)",
@@ -1352,6 +1465,21 @@ static char *help_zombies[] = {
 	"                  ffff8abec1d27130 dirty 0 writeback 0  /ext4/clean.bin (ext4)",
 	"      cgwb              1 objects        1  cgroup writeback (bdi_writeback.memcg_css)",
 	"      explained 769 of 769 css refs",
+	"",
+	"    %s> zombies -p /mz/tcp/leaf",
+	"    MEMCG ffff8abedfed1000  /mz/tcp/leaf",
+	"      state dying, cgroup id 419, css refcnt 35 (atomic, dead)",
+	"      KIND          COUNT UNIT    CSS_REFS  WHAT",
+	"      shmem             1 pages          1  inode ffff8abedff4d2f0 ino 9 mapping",
+	"                  ffff8abedff4d468 dirty 1 writeback 0  /tcp.ready (tmpfs)",
+	"      anon             31 pages         31  anonymous memory via memcg ffff8abedfed1000",
+	"      socket            1 objects        1  TCP 127.0.0.1:7777 -> 127.0.0.1:44748",
+	"                  (ESTABLISHED) sock ffff8abedff15a00 skmem 90112 bytes",
+	"      socket            1 objects        1  TCP 127.0.0.1:44748 -> 127.0.0.1:7777",
+	"                  (ESTABLISHED) sock ffff8abedff11b00 skmem 2605056 bytes",
+	"      socket            1 objects        1  TCP 127.0.0.1:7777 (LISTEN) sock",
+	"                  ffff8abedff12400 skmem 0 bytes",
+	"      explained 35 of 35 css refs",
 	"",
 	"  Source and tests: memcg-zombies, libhelper/crash/.",
 	NULL
