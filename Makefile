@@ -16,7 +16,7 @@ PYTEST_ARGS ?= -ra
 .PHONY: all deps venv vmcores vmcores-index demo test test-venv test-sys unit clean \
         libhelper ctest fuzz bench
 
-all: venv
+all: venv libhelper
 
 # Everything the project needs, installed by the project itself (root: apt; the
 # virtualenv: pip with PyPI's drgn).
