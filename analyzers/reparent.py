@@ -27,6 +27,7 @@ from drgn import FaultError, Object, Program, container_of
 from drgn.helpers.linux.xarray import xa_load
 
 from memcg_zombies.layout import layout
+from memcg_zombies.lists import list_nodes
 from memcg_zombies.percpu_ref import percpu_ref_read
 from memcg_zombies.report import Fault
 from memcg_zombies.state import memcg_private_id, nodeinfo
@@ -75,25 +76,8 @@ def _hex(value: int) -> str:
 
 
 def _walk(head: Object, max_steps: int, where: str, faults: List[Fault]) -> List[int]:
-    # Addresses of the list_head nodes of the list at head (a struct
-    # list_head *), stopping at the head, a repeat, NULL or max_steps.
-    prog = head.prog_
-    start = head.value_()
-    out: List[int] = []
-    seen = set()
-    pos = head.next.value_()
-    while pos != start:
-        if not pos or pos in seen:
-            faults.append(Fault(where, "list cycle not through head" if pos else "NULL next",
-                                pos or None))
-            break
-        if len(out) >= max_steps:
-            faults.append(Fault(where, f"walk bound {max_steps} reached, list truncated", pos))
-            break
-        seen.add(pos)
-        out.append(pos)
-        pos = Object(prog, "struct list_head *", pos).next.value_()
-    return out
+    # Addresses of the nodes of the list at head (a struct list_head *).
+    return list(list_nodes(head, where, max_steps, faults))
 
 
 def _list_empty(head: Object) -> bool:

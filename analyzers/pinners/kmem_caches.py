@@ -32,6 +32,7 @@ from typing import Dict, Iterator, Optional, Set, Tuple
 
 from drgn import FaultError, Object, container_of
 
+from memcg_zombies.lists import list_entries
 from memcg_zombies.percpu_ref import percpu_ref_read
 from memcg_zombies.pinners import Context, Pin, pinner
 
@@ -54,27 +55,7 @@ def cache_serial(name: bytes) -> Optional[int]:
 
 def _list(ctx: Context, head: Object, type_name: str, member: str,
           where: str) -> Iterator[Object]:
-    # list_for_each_entry, bounded and fault-tolerant.
-    prog = ctx.prog
-    try:
-        start = head.address_of_().value_()
-        pos = head.next.value_()
-    except FaultError as e:
-        ctx.fault(where, e)
-        return
-    seen: Set[int] = set()
-    while pos != start:
-        if not pos or pos in seen or len(seen) >= _MAX_LIST:
-            ctx.fault(where, "list broken, cycle or bound reached", pos or None)
-            return
-        seen.add(pos)
-        node = Object(prog, "struct list_head *", pos)
-        yield container_of(node, type_name, member)
-        try:
-            pos = node.next.value_()
-        except FaultError as e:
-            ctx.fault(where, e, pos)
-            return
+    return list_entries(head, type_name, member, where, _MAX_LIST, ctx.faults)
 
 
 def per_memcg_caches(ctx: Context) -> Iterator[Tuple[Object, Optional[Object]]]:

@@ -22,6 +22,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 from drgn import FaultError, Object, container_of
 
 from memcg_zombies.layout import layout
+from memcg_zombies.lists import list_nodes
 from memcg_zombies.pinners import Context, Pin, pinner
 from memcg_zombies import scan as scan_mod
 from memcg_zombies.scan import PageScan, scan_pages
@@ -49,27 +50,16 @@ def _objcg_list(ctx: Context, head: Object, owner: int, found: Dict[int, Tuple[i
     # ancestor's list with ->memcg == that ancestor; entries naming another
     # memcg come from a stale head and are not this list's.
     prog = ctx.prog
-    try:
-        head_addr = head.address_of_().value_()
-        pos = head.next.value_()
-    except FaultError as e:
-        ctx.fault(where, e)
-        return
-    seen: Set[int] = set()
-    while pos != head_addr:
-        if not pos or pos in seen or len(seen) >= _MAX_LIST:
-            return  # stale or broken: what was found so far stands
-        seen.add(pos)
+    # A stale or broken list ends quietly: what was found so far stands.
+    for pos in list_nodes(head, where, _MAX_LIST):
         try:
             objcg = container_of(Object(prog, "struct list_head *", pos),
                                  "struct obj_cgroup", "list")
             memcg = objcg.memcg.value_()
-            nxt = Object(prog, "struct list_head *", pos).next.value_()
         except FaultError:
             return
         if memcg == owner:
             found.setdefault(objcg.value_(), (memcg, 0))
-        pos = nxt
 
 
 def _compute_objcg_owners(ctx: Context) -> Dict[int, Tuple[int, int]]:

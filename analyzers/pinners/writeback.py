@@ -25,6 +25,7 @@ from typing import Dict, Iterator, List, Set, Tuple
 
 from drgn import FaultError, Object, container_of
 
+from memcg_zombies.lists import list_entries, list_nodes
 from memcg_zombies.pinners import Context, Pin, pinner
 
 __all__ = ("bounded_list", "cgwbs")
@@ -38,36 +39,13 @@ _WB_STATES = ("WB_registered", "WB_writeback_running", "WB_has_dirty_io", "WB_st
 
 def bounded_list(ctx: Context, where: str, head: Object,
                  bound: int = MAX_LIST) -> Iterator[int]:
-    """Node addresses of the ``struct list_head`` ``head`` (an object, not a
-    pointer), like list_for_each; a cycle, NULL or unreadable node ends the
-    walk with a fault instead of hanging or raising."""
-    prog = ctx.prog
-    try:
-        start = head.address_of_().value_()
-        pos = head.next.value_()
-    except FaultError as e:
-        ctx.fault(where, e)
-        return
-    seen: Set[int] = set()
-    while pos != start:
-        if not pos or pos in seen or len(seen) >= bound:
-            ctx.fault(where, "list broken (NULL, cycle or too long)", pos)
-            return
-        seen.add(pos)
-        try:
-            following = Object(prog, "struct list_head *", pos).next.value_()
-        except FaultError as e:
-            ctx.fault(where, e, pos)
-            return
-        yield pos
-        pos = following
+    """Node addresses of the ``struct list_head`` ``head``; see lists.list_nodes."""
+    return list_nodes(head, where, bound, ctx.faults)
 
 
 def _entries(ctx: Context, where: str, head: Object, type_: str,
              member: str) -> Iterator[Object]:
-    prog = ctx.prog
-    for pos in bounded_list(ctx, where, head):
-        yield container_of(Object(prog, "struct list_head *", pos), type_, member)
+    return list_entries(head, type_, member, where, MAX_LIST, ctx.faults)
 
 
 def cgwbs(ctx: Context) -> Tuple[Dict[int, Object], Set[int]]:
