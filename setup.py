@@ -7,7 +7,7 @@ from setuptools import Extension, setup
 _SCAN_EXT = Extension(
     "memcg_zombies._scan",
     sources=["libhelper/python/_scanmodule.c", "libhelper/core/classify.c",
-             "libhelper/core/agg.c", "libhelper/core/scan.c", "libhelper/core/slab.c",
+             "libhelper/core/agg.c", "libhelper/core/pcache.c", "libhelper/core/scan.c", "libhelper/core/slab.c",
              "libhelper/readers/kdump.c"],
     libraries=["kdumpfile", "pthread"],
     extra_compile_args=["-std=gnu99", "-O2", "-Wall", "-Wextra"],

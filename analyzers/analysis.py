@@ -70,7 +70,10 @@ def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = Tru
     zombies = {e.address: memcgs[e.address] for e in dying}
     ctx = Context(prog, zombies, memcgs, faults, scanner)
     found = collect(ctx)
-    report.source.scanner = ctx.cached("scanner", lambda: None)
+    how = ctx.cached("scanner", lambda: None)
+    if how:
+        report.source.scanner = how["engine"]
+        report.source.scan = how
 
     walked: Dict[int, object] = {}  # lists shared between zombies, walked once
     for e in dying:

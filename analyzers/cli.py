@@ -253,6 +253,30 @@ def check_debug_info(prog: drgn.Program, vmlinux: "str | None" = None) -> str:
     return release
 
 
+@contextlib.contextmanager
+def _scan_threads(n: "int | None"):
+    # main() may run more than once in a drgn session: restore the option.
+    from memcg_zombies import scan
+
+    saved = scan.C_OPTIONS["threads"]
+    if n:
+        scan.C_OPTIONS["threads"] = n
+    try:
+        yield
+    finally:
+        scan.C_OPTIONS["threads"] = saved
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return n
+
+
 def _parser(script: bool) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="memcg-zombies",
@@ -276,6 +300,10 @@ def _parser(script: bool) -> argparse.ArgumentParser:
                    help="only list memcgs and their state (no page scan)")
     p.add_argument("--scanner", choices=("auto", "python", "c"), default="auto",
                    help="page-scan engine (default: the C engine when built)")
+    p.add_argument("--threads", type=_positive, metavar="N",
+                   help="C engine: read a kdump-compressed vmcore with N independent "
+                        "libkdumpfile readers, decompressing in parallel (default: the "
+                        "usable CPUs)")
     return p
 
 
@@ -297,9 +325,10 @@ def main(argv=None, prog: "drgn.Program | None" = None) -> int:
         source = source_for(core, getattr(args, "symbols", None)) if prog_given is None else None
         trunc = core_truncation(core) if core else None
         try:
-            report = analyze(prog, cgroups=args.cgroup, pins=not args.no_pins,
-                             scanner=None if args.scanner == "auto" else args.scanner,
-                             source=source)
+            with _scan_threads(args.threads):
+                report = analyze(prog, cgroups=args.cgroup, pins=not args.no_pins,
+                                 scanner=None if args.scanner == "auto" else args.scanner,
+                                 source=source)
         except drgn.FaultError as e:
             # Memory every part of the analysis needs could not be read.
             if os.environ.get("MEMCG_ZOMBIES_DEBUG"):

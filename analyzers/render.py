@@ -88,6 +88,12 @@ def _header(report: Report) -> List[str]:
         lines.append(f"dying memcgs pin {human_bytes(s.pinned_bytes)} of RAM"
                      + (f" and {human_bytes(s.swap_bytes)} of swap" if s.swap_bytes else "")
                      + f"; their own structures cost {human_bytes(s.cost_bytes)}")
+    if src.scan:
+        sc = src.scan
+        how = ("C engine, " + (f"{sc['threads']} libkdumpfile reader(s)" if sc["reader"] == "kdump"
+                               else "reads through drgn")) if sc["engine"] == "c" \
+            else "Python engine"
+        lines.append(f"page scan: {sc['pages']:,} struct pages in {sc['seconds']:.2f} s ({how})")
     return lines
 
 

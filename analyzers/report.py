@@ -93,6 +93,8 @@ class Source:
     tool_version: Optional[str] = None
     #: Page-scan engine used ("python" or "c"), None if no page scan ran.
     scanner: Optional[str] = None
+    #: The page scan: engine, reader ("drgn" or "kdump"), threads, pages, seconds.
+    scan: Optional[Dict[str, Any]] = None
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)

@@ -82,6 +82,10 @@ class PageScan:
     pages_scanned: int = 0
     seconds: float = 0.0
     engine: str = "python"
+    #: How memory was read: "drgn" (the Program) or "kdump" (libhelper's own
+    #: libkdumpfile readers, one per thread).
+    reader: str = "drgn"
+    threads: int = 1
 
     def pages_of(self, owner: int) -> Dict[str, int]:
         """class -> pages for one owner."""
@@ -524,8 +528,9 @@ def _c_engine() -> Optional[Callable[..., PageScan]]:
                         for o, maps in raw["by_mapping"].items()}
         s.seconds = time.monotonic() - start
         s.engine = "c"
-        scan_c.last_stats = dict(stats, reader="kdump" if vmcore else "drgn",
-                                 threads=nthreads if vmcore else 1)
+        s.reader = "kdump" if vmcore else "drgn"
+        s.threads = nthreads if vmcore else 1
+        scan_c.last_stats = dict(stats, reader=s.reader, threads=s.threads)
         return s
 
     ENGINES["c"] = scan_c

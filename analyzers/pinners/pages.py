@@ -121,6 +121,9 @@ def _compute_scan(ctx: Context) -> Optional[PageScan]:
     except ValueError as e:
         ctx.fault("page scan", e)
         return None
+    ctx.cached("scanner", lambda: {"engine": scan.engine, "reader": scan.reader,
+                                   "threads": scan.threads, "pages": scan.pages_scanned,
+                                   "seconds": round(scan.seconds, 3)})
     for start, end, error in scan.read_errors:
         ctx.fault(f"memmap pfns {start:#x}-{end:#x}", error)
     for where, error, address in scan.faults:

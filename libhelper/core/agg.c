@@ -26,6 +26,7 @@ int mz_tab_init(struct mz_tab *t, size_t cap)
 	t->e = calloc(c, sizeof(*t->e));
 	t->cap = t->e ? c : 0;
 	t->len = 0;
+	t->last = NULL;
 	return t->e ? 0 : -1;
 }
 
@@ -33,6 +34,7 @@ void mz_tab_free(struct mz_tab *t)
 {
 	free(t->e);
 	t->e = NULL;
+	t->last = NULL;
 	t->cap = t->len = 0;
 }
 
@@ -65,17 +67,21 @@ static int grow(struct mz_tab *t)
 	free(t->e);
 	t->e = ne;
 	t->cap = ncap;
+	t->last = NULL;
 	return 0;
 }
 
 uint64_t *mz_tab_at(struct mz_tab *t, uint64_t k0, uint64_t k1, uint64_t k2,
 		    uint32_t tag)
 {
-	struct mz_ent *s;
+	struct mz_ent *s = t->last;
 
+	if (s && s->k[0] == k0 && s->k[1] == k1 && s->k[2] == k2)
+		return s->n;
 	if ((t->len + 1) * 2 > t->cap && grow(t))
 		return NULL;
 	s = slot(t->e, t->cap, k0, k1, k2);
+	t->last = s;
 	if (!s->used) {
 		memset(s, 0, sizeof(*s));
 		s->used = 1;

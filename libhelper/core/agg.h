@@ -17,6 +17,7 @@ struct mz_tab {
 	struct mz_ent *e;
 	size_t cap;		/* power of two */
 	size_t len;
+	struct mz_ent *last;	/* the last key used: pages come in runs */
 };
 
 int mz_tab_init(struct mz_tab *t, size_t cap);

@@ -8,14 +8,24 @@
  *   piece, else read on its own), and counted per owner, per mapping for
  *   owners of interest, and a slab head's object vector is walked.
  *
- * Threads take chunks from a shared counter and count into their own
+ * - heads read on their own and object vectors go through a small page
+ *   cache (pcache.h): one reader call per page, not per slab.
+ *
+ * Threads take batches of chunks (consecutive small ranges, e.g. one slab
+ * page each, go together up to MZ_CHUNK_BYTES, so that one thread's page
+ * cache sees neighbouring pages) from a shared counter and count into their own
  * tables; results do not depend on the order (sums), and faults are sorted
  * back into scan order at the end.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include "pcache.h"
 #include "scan.h"
+
+/* At most this many small chunks to a batch: enough for the page cache to
+ * pay, few enough that threads share the work. */
+#define MZ_BATCH_CHUNKS 256
 
 struct chunk {
 	uint32_t range;
@@ -28,7 +38,9 @@ struct job {
 	const struct mz_scan_opts *o;
 	struct chunk *chunks;
 	size_t nchunks;
-	size_t next;		/* next chunk to take (atomic) */
+	size_t *batch;		/* batch b: chunks [batch[b], batch[b + 1]) */
+	size_t nbatches;
+	size_t next;		/* next batch to take (atomic) */
 	int failed;		/* out of memory somewhere (atomic) */
 	struct mz_set owners;
 };
@@ -37,6 +49,7 @@ struct worker {
 	struct job *job;
 	struct mz_reader rd;
 	struct mz_result res;
+	struct mz_pcache pc;
 	unsigned char *buf;
 	unsigned char *vec;
 	size_t vec_len;
@@ -114,6 +127,15 @@ static int do_read(struct worker *w, uint64_t addr, void *buf, size_t len)
 	return 0;
 }
 
+/* A head or a vector: from cached pages, else read exactly (its fault and
+ * message are then the reader's own). */
+static int small_read(struct worker *w, uint64_t addr, void *buf, size_t len)
+{
+	if (!mz_pcache_read(&w->pc, &w->rd, addr, buf, len))
+		return 0;
+	return do_read(w, addr, buf, len);
+}
+
 static void bump(struct worker *w, struct mz_tab *t, uint64_t owner, unsigned cls)
 {
 	if (mz_tab_add(t, owner, cls, 0, 1))
@@ -149,7 +171,7 @@ static void slab_vector(struct worker *w, const unsigned char *page,
 		w->vec = nb;
 		w->vec_len = len;
 	}
-	if (do_read(w, vec, w->vec, len)) {
+	if (small_read(w, vec, w->vec, len)) {
 		add_fault(w, &f);
 		return;
 	}
@@ -191,7 +213,7 @@ static void slow_page(struct worker *w, const unsigned char *buf, uint64_t pfn0,
 	} else if (head >= chunk_addr && (head - chunk_addr) % ps == 0 &&
 		   (head - chunk_addr) / ps < n) {
 		mz_fields_of(l, buf + (head - chunk_addr), &hf);
-	} else if (!do_read(w, head, hbuf, ps)) {
+	} else if (!small_read(w, head, hbuf, ps)) {
 		mz_fields_of(l, hbuf, &hf);
 	} else {
 		struct mz_fault f = { MZ_FAULT_HEAD, w->range, pfn0 + i, 0, head, 0, NULL };
@@ -255,9 +277,12 @@ static const uint32_t retry_bytes[] = { MZ_RETRY1_BYTES, MZ_RETRY2_BYTES };
 static void read_range(struct worker *w, uint64_t lo, uint64_t hi, unsigned level)
 {
 	uint32_t ps = w->job->l->psize;
+	uint64_t len = (hi - lo) * ps, addr = w->job->base + lo * ps;
 	uint64_t step, pfn;
 
-	if (!do_read(w, w->job->base + lo * ps, w->buf, (hi - lo) * ps)) {
+	/* A piece within a page (one slab's struct page) is a small read. */
+	if (!(len <= MZ_PC_PAGE ? small_read(w, addr, w->buf, len)
+				 : do_read(w, addr, w->buf, len))) {
 		parse(w, w->buf, lo, hi - lo);
 		return;
 	}
@@ -278,12 +303,14 @@ static void *worker_main(void *arg)
 	struct job *j = w->job;
 
 	for (;;) {
-		size_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+		size_t b = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED), i;
 
-		if (i >= j->nchunks || __atomic_load_n(&j->failed, __ATOMIC_RELAXED))
+		if (b >= j->nbatches || __atomic_load_n(&j->failed, __ATOMIC_RELAXED))
 			break;
-		w->range = j->chunks[i].range;
-		read_range(w, j->chunks[i].lo, j->chunks[i].hi, 0);
+		for (i = j->batch[b]; i < j->batch[b + 1] && !w->err; i++) {
+			w->range = j->chunks[i].range;
+			read_range(w, j->chunks[i].lo, j->chunks[i].hi, 0);
+		}
 		if (w->err)
 			__atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
 	}
@@ -329,12 +356,13 @@ static int merge(struct mz_result *d, struct mz_result *s)
 	return 0;
 }
 
-/* scan.py's read loop: per range, chunks of MZ_CHUNK_BYTES from its start. */
-static struct chunk *make_chunks(const struct mz_layout *l,
-				 const struct mz_range *ranges, size_t nranges,
-				 size_t *nchunks)
+/* scan.py's read loop: per range, chunks of MZ_CHUNK_BYTES from its start;
+ * then batches of consecutive chunks of at most MZ_CHUNK_BYTES in all. */
+static int make_chunks(const struct mz_layout *l, const struct mz_range *ranges,
+		       size_t nranges, struct job *j)
 {
 	uint64_t per = MZ_CHUNK_BYTES / l->psize ? MZ_CHUNK_BYTES / l->psize : 1;
+	uint64_t pages = 0;
 	size_t n = 0, k = 0, i;
 	struct chunk *c;
 
@@ -342,8 +370,12 @@ static struct chunk *make_chunks(const struct mz_layout *l,
 		if (ranges[i].hi > ranges[i].lo)
 			n += (ranges[i].hi - ranges[i].lo + per - 1) / per;
 	c = calloc(n ? n : 1, sizeof(*c));
-	if (!c)
-		return NULL;
+	j->batch = calloc(n + 1, sizeof(*j->batch));
+	if (!c || !j->batch) {
+		free(c);
+		return -1;
+	}
+	j->chunks = c;
 	for (i = 0; i < nranges; i++) {
 		uint64_t pfn;
 
@@ -351,11 +383,19 @@ static struct chunk *make_chunks(const struct mz_layout *l,
 			c[k].range = (uint32_t)i;
 			c[k].lo = pfn;
 			c[k].hi = ranges[i].hi - pfn < per ? ranges[i].hi : pfn + per;
+			if (k && pages + (c[k].hi - c[k].lo) <= per &&
+			    k - j->batch[j->nbatches - 1] < MZ_BATCH_CHUNKS) {
+				pages += c[k].hi - c[k].lo;
+			} else {
+				j->batch[j->nbatches++] = k;
+				pages = c[k].hi - c[k].lo;
+			}
 			k++;
 		}
 	}
-	*nchunks = k;
-	return c;
+	j->batch[j->nbatches] = k;
+	j->nchunks = k;
+	return 0;
 }
 
 int mz_scan(const struct mz_layout *l, uint64_t base,
@@ -375,15 +415,15 @@ int mz_scan(const struct mz_layout *l, uint64_t base,
 	job.l = l;
 	job.base = base;
 	job.o = opts;
-	job.chunks = make_chunks(l, ranges, nranges, &job.nchunks);
-	if (!job.chunks)
+	if (make_chunks(l, ranges, nranges, &job))
 		return -1;
 	if (mz_set_init(&job.owners, opts->owners, opts->nowners)) {
 		free(job.chunks);
+		free(job.batch);
 		return -1;
 	}
-	if ((size_t)nt > job.nchunks)
-		nt = job.nchunks ? (int)job.nchunks : 1;
+	if ((size_t)nt > job.nbatches)
+		nt = job.nbatches ? (int)job.nbatches : 1;
 	ws = calloc(nt, sizeof(*ws));
 	tids = calloc(nt, sizeof(*tids));
 	if (!ws || !tids)
@@ -392,7 +432,7 @@ int mz_scan(const struct mz_layout *l, uint64_t base,
 		ws[i].job = &job;
 		ws[i].rd = readers[i];
 		ws[i].buf = malloc(MZ_CHUNK_BYTES + l->psize);
-		if (!ws[i].buf || mz_result_init(&ws[i].res))
+		if (!ws[i].buf || mz_result_init(&ws[i].res) || mz_pcache_init(&ws[i].pc))
 			ret = -1;
 	}
 	if (!ret && nt == 1) {
@@ -410,17 +450,21 @@ int mz_scan(const struct mz_layout *l, uint64_t base,
 			pthread_join(tids[i], NULL);
 	}
 	for (i = 0; ws && i < nt; i++) {
+		ws[i].res.reads += ws[i].pc.reads;
+		ws[i].res.bytes_read += ws[i].pc.bytes;
 		if (!ret && (ws[i].err || merge(res, &ws[i].res)))
 			ret = -1;
 		mz_result_free(&ws[i].res);
 		free(ws[i].buf);
 		free(ws[i].vec);
+		mz_pcache_free(&ws[i].pc);
 	}
 	if (!ret && res->nfaults)
 		qsort(res->faults, res->nfaults, sizeof(*res->faults), fault_cmp);
 	free(ws);
 	free(tids);
 	free(job.chunks);
+	free(job.batch);
 	mz_set_free(&job.owners);
 	return ret;
 }

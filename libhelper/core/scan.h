@@ -7,17 +7,7 @@
 #include "agg.h"
 #include "classify.h"
 #include "layout.h"
-
-/* Reads len bytes at kernel virtual address kvaddr; 0 on success.  On
- * failure, errmsg (if set) gives the reason of the last failed read.  One
- * reader per thread: a reader is never called from two threads at once. */
-typedef int (*mz_read_fn)(void *arg, uint64_t kvaddr, void *buf, size_t len);
-
-struct mz_reader {
-	mz_read_fn read;
-	const char *(*errmsg)(void *arg);
-	void *arg;
-};
+#include "reader.h"
 
 /* Sizes of a read, then of its retries after a failure (scan.py's
  * CHUNK_BYTES and _RETRY_BYTES). */

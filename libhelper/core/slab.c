@@ -29,19 +29,29 @@ uint64_t mz_slab_stride(const struct mz_layout *l, const unsigned char *page)
 int mz_slab_vector_count(const unsigned char *vec, size_t len, uint64_t n,
 			 uint64_t stride, uint64_t cache, struct mz_tab *slab)
 {
-	uint64_t i;
+	uint64_t i, run = 0, prev = 0;
 
 	/* scan.py ignores vectors whose stride is not in whole words. */
 	if (!stride || stride % 8)
 		return 0;
+	/* Neighbouring objects were mostly allocated by the same cgroup: count
+	 * runs, one table update per run rather than per object. */
 	for (i = 0; i < n; i++) {
 		uint64_t objcg;
 
 		if (i * stride + 8 > len)
 			break;
 		objcg = mz_u64(vec, (uint32_t)(i * stride));
-		if (objcg && mz_tab_add(slab, objcg, cache, 0, 1))
+		if (objcg == prev) {
+			run++;
+			continue;
+		}
+		if (prev && mz_tab_add(slab, prev, cache, 0, run))
 			return -1;
+		prev = objcg;
+		run = 1;
 	}
+	if (prev && mz_tab_add(slab, prev, cache, 0, run))
+		return -1;
 	return 0;
 }

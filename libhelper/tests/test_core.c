@@ -3,6 +3,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../core/pcache.h"
 #include "../core/scan.h"
 
 #define NPAGES 4096
@@ -239,6 +240,18 @@ START_TEST(test_vector_stride)
 	ck_assert_ptr_null(mz_tab_find(&t, 0x10, 8, 0));
 	/* n beyond the buffer: bounded */
 	ck_assert_int_eq(mz_slab_vector_count(v, sizeof(v), 1000, 8, 9, &t), 0);
+	/* runs: a a 0 a b b a, stride 8 */
+	memset(v, 0, sizeof(v));
+	put(v, 0, 0x10);
+	put(v, 8, 0x10);
+	put(v, 24, 0x10);
+	put(v, 32, 0x20);
+	put(v, 40, 0x20);
+	put(v, 48, 0x10);
+	ck_assert_int_eq(mz_slab_vector_count(v, sizeof(v), 8, 8, 10, &t), 0);
+	ck_assert_uint_eq(mz_tab_find(&t, 0x10, 10, 0)->n[0], 4);
+	ck_assert_uint_eq(mz_tab_find(&t, 0x20, 10, 0)->n[0], 2);
+	ck_assert_ptr_null(mz_tab_find(&t, 0, 10, 0));
 	mz_tab_free(&t);
 }
 END_TEST
@@ -257,6 +270,61 @@ START_TEST(test_table_grows)
 }
 END_TEST
 
+/* A reader over three pages at PC_BASE whose third page fails, counting calls. */
+#define PC_BASE 0xffff888000200000ull
+static unsigned char pcmem[3 * 4096];
+static int pc_calls;
+
+static int pc_read(void *arg, uint64_t a, void *buf, size_t len)
+{
+	(void)arg;
+	pc_calls++;
+	if (a < PC_BASE || a + len > PC_BASE + 2 * 4096)
+		return -1;
+	memcpy(buf, pcmem + (a - PC_BASE), len);
+	return 0;
+}
+
+START_TEST(test_pcache)
+{
+	struct mz_reader rd = { pc_read, NULL, NULL };
+	struct mz_pcache c;
+	unsigned char out[5000];
+	size_t i;
+
+	for (i = 0; i < sizeof(pcmem); i++)
+		pcmem[i] = (unsigned char)(i * 7 + 3);
+	pc_calls = 0;
+	ck_assert_int_eq(mz_pcache_init(&c), 0);
+	/* Two vectors in one page: one reader call. */
+	ck_assert_int_eq(mz_pcache_read(&c, &rd, PC_BASE + 100, out, 168), 0);
+	ck_assert_int_eq(memcmp(out, pcmem + 100, 168), 0);
+	ck_assert_int_eq(mz_pcache_read(&c, &rd, PC_BASE + 268, out, 168), 0);
+	ck_assert_int_eq(memcmp(out, pcmem + 268, 168), 0);
+	ck_assert_int_eq(pc_calls, 1);
+	/* Across the page boundary: the second page is read once. */
+	ck_assert_int_eq(mz_pcache_read(&c, &rd, PC_BASE + 4000, out, 200), 0);
+	ck_assert_int_eq(memcmp(out, pcmem + 4000, 200), 0);
+	ck_assert_int_eq(pc_calls, 2);
+	/* A page that does not read: -1 (the caller reads exactly), not cached. */
+	ck_assert_int_eq(mz_pcache_read(&c, &rd, PC_BASE + 2 * 4096 + 8, out, 8), -1);
+	ck_assert_int_eq(mz_pcache_read(&c, &rd, PC_BASE + 2 * 4096 + 8, out, 8), -1);
+	ck_assert_int_eq(pc_calls, 4);
+	/* A read over the end of good memory fails as a whole. */
+	ck_assert_int_eq(mz_pcache_read(&c, &rd, PC_BASE + 2 * 4096 - 8, out, 16), -1);
+	/* Larger than two pages: not cached. */
+	ck_assert_int_eq(mz_pcache_read(&c, &rd, PC_BASE, out, 3 * 4096), -1);
+	/* A page evicted by another with its slot is read again. */
+	pc_calls = 0;
+	ck_assert_int_eq(mz_pcache_read(&c, &rd, PC_BASE + (uint64_t)MZ_PC_SLOTS * 4096, out, 8), -1);
+	ck_assert_int_eq(mz_pcache_read(&c, &rd, PC_BASE + 4, out, 8), 0);
+	ck_assert_int_eq(memcmp(out, pcmem + 4, 8), 0);
+	ck_assert_int_eq(pc_calls, 2);
+	ck_assert_uint_eq(c.reads, 7);
+	mz_pcache_free(&c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("libhelper core");
@@ -271,6 +339,7 @@ int main(void)
 	tcase_add_test(tc, test_tail_mask);
 	tcase_add_test(tc, test_vector_stride);
 	tcase_add_test(tc, test_table_grows);
+	tcase_add_test(tc, test_pcache);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);	/* sanitizers see everything */

@@ -4,6 +4,9 @@
  *   zhog anon MIB READYFILE   touch MIB of private anonymous memory, then sleep
  *   zhog tcp PORT READYFILE   connect a TCP pair on 127.0.0.1:PORT, queue data the
  *                             receiver never reads (charged socket memory), then sleep
+ *   zhog dentries N PREFIX    look up N names PREFIX0..PREFIX<N-1> that do not exist:
+ *                             N negative dentries charged to the caller's memcg (slab
+ *                             objects a shell loop would take minutes to make under TCG)
  *
  * READYFILE is created once the memory is charged, so a scenario can move the process
  * out of its cgroup and rmdir the cgroup while the charge stays behind.
@@ -16,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void ready(const char *path)
@@ -94,12 +98,30 @@ static int hog_tcp(int port, const char *readyfile)
 	return 0;
 }
 
+static int negative_dentries(long n, const char *prefix)
+{
+	char name[4096];
+	struct stat st;
+
+	for (long i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s%ld", prefix, i);
+		if (!lstat(name, &st)) {
+			fprintf(stderr, "zhog dentries: %s exists\n", name);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "anon"))
 		return hog_anon(atol(argv[2]), argv[3]);
 	if (argc == 4 && !strcmp(argv[1], "tcp"))
 		return hog_tcp(atoi(argv[2]), argv[3]);
-	fprintf(stderr, "usage: zhog anon MIB READYFILE | zhog tcp PORT READYFILE\n");
+	if (argc == 4 && !strcmp(argv[1], "dentries"))
+		return negative_dentries(atol(argv[2]), argv[3]);
+	fprintf(stderr, "usage: zhog anon MIB READYFILE | zhog tcp PORT READYFILE | "
+		"zhog dentries N PREFIX\n");
 	return 2;
 }

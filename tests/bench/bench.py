@@ -4,8 +4,10 @@ Prints, per vmcore: the naive drgn loop (sampled), the raw memmap read rate
 through drgn (the limit), scan.py's Python engine, the C engine with each
 reader and thread count, slab attribution naive (one drgn read per object, as
 the kernel's tools/cgroup/memcg_slabinfo.py) vs the C engine's slab walk over
-the same slabs, and the peak RSS of each measurement. Cases come from
-tests/bench/build_large.py.
+the same slabs with each reader and thread count (on kdump input, with the
+time it takes just to decompress what the walk reads), and the peak RSS of each
+measurement. Cases come from tests/bench/build_large.py: 1,000 zombies with
+1,000 negative dentries each (1 M charged slab objects in ~48,000 slabs).
 
 Every measurement runs in a process of its own (``--child``), which opens the
 vmcore, loads the debug info, runs that one measurement and reports its time
@@ -29,6 +31,11 @@ import time
 from collections import Counter
 
 NAIVE_PAGES = 200_000
+
+
+def SLAB_VARIANTS(ncpu):
+    """(reader, threads) of the C slab walks: drgn's reads, libhelper's own."""
+    return [("drgn", 1)] + [("kdump", t) for t in sorted({1, 2, ncpu})]
 
 
 def cases():
@@ -113,7 +120,7 @@ def child(rec, fmt, what):
     ranges = scan.memmap_ranges(prog)
     npages = sum(h - l for l, h in ranges)
     lay = scan.layout(prog)
-    out = {"npages": npages, "nranges": len(ranges)}
+    out = {"npages": npages, "nranges": len(ranges), "psize": lay.page_size}
 
     if what == "naive":
         from drgn import Object
@@ -160,19 +167,25 @@ def child(rec, fmt, what):
         naive, examined = _naive_slab(prog, slabs)
         naive_s = time.monotonic() - t
         # The C engine's slab walk over exactly these slabs: ranges of one
-        # struct page each (one read of the page, one of its vector), through
-        # the same reader as the naive loop (drgn's prog.read).
+        # struct page each (its struct page, then its vector), with each
+        # reader and thread count.
         pfns = [(a - lay.vmemmap) // lay.page_size for a, _ in slabs]
-        times = []
-        for _ in range(5):
-            t = time.monotonic()
-            c = scan.ENGINES["c"](prog, None, [(p, p + 1) for p in pfns], reader="drgn")
-            times.append(time.monotonic() - t)
-        out.update(seconds=naive_s, c_seconds=statistics.median(times), units=examined,
-                   slabs=len(slabs), charged=sum(naive.values()),
-                   naive_equals_c=dict(naive) == c.slab_objects,
-                   c_equals_full_scan=c.slab_objects == py.slab_objects,
-                   c_slabs=c.slabs_with_vector)
+        ranges = [(p, p + 1) for p in pfns]
+        walks, same = {}, True
+        for reader, threads in SLAB_VARIANTS(os.cpu_count() or 1):
+            times = []
+            for _ in range(5):
+                t = time.monotonic()
+                c = scan.ENGINES["c"](prog, None, ranges, reader=reader, threads=threads,
+                                      vmcore=path)
+                times.append(time.monotonic() - t)
+            stats = scan.ENGINES["c"].last_stats
+            walks[f"{reader}:{threads}"] = {"seconds": statistics.median(times),
+                                            "bytes_read": stats["bytes_read"]}
+            same &= dict(naive) == c.slab_objects and c.slabs_with_vector == len(slabs)
+        out.update(seconds=naive_s, walks=walks, units=examined, slabs=len(slabs),
+                   charged=sum(naive.values()), naive_equals_c=same,
+                   c_equals_full_scan=c.slab_objects == py.slab_objects)
     else:
         raise SystemExit(f"unknown measurement {what}")
     out["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -221,8 +234,9 @@ def measure(rec, fmt, what, repeat, max_wait=0):
     r["seconds"] = statistics.median(x["seconds"] for x in runs)
     r["rss_mib"] = max(x["rss_mib"] for x in runs)
     r["others"] = max(x["others"] for x in runs)
-    if "c_seconds" in r:
-        r["c_seconds"] = statistics.median(x["c_seconds"] for x in runs)
+    for k in r.get("walks", {}):
+        r["walks"][k] = dict(r["walks"][k], seconds=statistics.median(
+            x["walks"][k]["seconds"] for x in runs))
     r["rate"] = r["units"] / r["seconds"]
     digests = {x.get("digest") for x in runs}
     r["stable"] = len(digests) == 1
@@ -280,18 +294,28 @@ def main(argv=None):
             print(f"  {label:44} {rate:12,.0f} {rate / naive:8.1f} {rate / raw:6.2f} "
                   f"{rss:5.0f} MiB {others:6.2f}  {note}")
         s = measure(rec, fmt, "slab", args.repeat, args.wait_idle)
-        naive_obj = s["units"] / s["seconds"]
-        c_obj = s["units"] / s["c_seconds"]
-        same = (s["naive_equals_c"] and s["c_equals_full_scan"]
-                and s["c_slabs"] == s["slabs"])
+        same = s["naive_equals_c"] and s["c_equals_full_scan"]
         ok &= same
+        naive_obj = s["units"] / s["seconds"]
         print(f"  slab attribution: {s['slabs']} slabs with an objcg vector, {s['units']} "
               f"objects examined ({s['units'] / max(1, s['slabs']):.1f} per slab), "
               f"{s['charged']} charged; counts {'equal' if same else 'DIFFER!'} "
-              f"(naive == C == full scan)")
-        print(f"    per-object phase on those slabs: naive {naive_obj:,.0f} obj/s, "
-              f"C slab walk {c_obj:,.0f} obj/s = {c_obj / naive_obj:.1f}x "
-              f"(peak RSS {s['rss_mib']:.0f} MiB)")
+              f"(naive == every C walk == full scan)")
+        print(f"    per-object phase, given the slabs (memcg_slabinfo.py's loop: one drgn "
+              f"read per object):")
+        print(f"      {'what':42} {'objects/s':>12} {'x naive':>8} {'floor':>8}")
+        print(f"      {'naive drgn loop':42} {naive_obj:12,.0f} {1:8.1f}")
+        for key, wk in s["walks"].items():
+            reader, threads = key.split(":")
+            # What the walk had to read, at drgn's raw read rate (the raw
+            # row): on compressed input, the time decompression alone takes.
+            floor = wk["bytes_read"] / (raw * first["psize"]) if fmt == "kdump" else 0
+            rate = s["units"] / wk["seconds"]
+            print(f"      {'C slab walk, ' + reader + ' reader, ' + threads + ' thread(s)':42} "
+                  f"{rate:12,.0f} {rate / naive_obj:8.1f} "
+                  + (f"{floor * 1e3:6.1f}ms  (reads {wk['bytes_read'] >> 12} pages; walk "
+                     f"{wk['seconds'] * 1e3:.1f} ms)" if floor else
+                     f"{'':8}  (walk {wk['seconds'] * 1e3:.1f} ms)"))
         # memcg_slabinfo.py end to end: it finds the slabs with for_each_page
         # (the naive page rate) before reading objects; the C engine counts
         # slab objects inside its one page scan.
@@ -300,7 +324,8 @@ def main(argv=None):
         print(f"    end to end (find slabs + attribute): naive {naive_total:.1f} s "
               f"(page walk extrapolated from the sampled rate) = "
               f"{s['units'] / naive_total:,.0f} obj/s, C whole scan {best_c:.2f} s = "
-              f"{s['units'] / best_c:,.0f} obj/s = {naive_total / best_c:.0f}x", flush=True)
+              f"{s['units'] / best_c:,.0f} obj/s = {naive_total / best_c:.0f}x "
+              f"(peak RSS {s['rss_mib']:.0f} MiB)", flush=True)
         assert same, "naive and C slab attribution differ"
     print("# peak RSS: getrusage(RUSAGE_SELF).ru_maxrss of the process that ran the "
           "measurement (open + debug info + one analysis), max over runs; others: CPUs "

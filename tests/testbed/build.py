@@ -45,8 +45,9 @@ def _key(extra):
     return cache.digest(initramfs.inputs() + [Path(dumps.__file__)], extra)
 
 
-def case_key(kernel, bulk, mem):
-    return _key(f"{kernel['abi']} bulk={bulk} mem={mem} {','.join(SCENARIOS)}")
+def case_key(kernel, bulk, mem, slab=0):
+    extra = f" slab={slab}" if slab else ""
+    return _key(f"{kernel['abi']} bulk={bulk} mem={mem}{extra} {','.join(SCENARIOS)}")
 
 
 def assemble_truth(lines, kernel):
@@ -155,19 +156,20 @@ def _cached(parent: Path, prefix: str, key: str):
     return d, None
 
 
-def build_case(kernel, bulk=DEFAULT_BULK, mem=DEFAULT_MEM):
-    key = case_key(kernel, bulk, mem)
+def build_case(kernel, bulk=DEFAULT_BULK, mem=DEFAULT_MEM, slab=0):
+    """`slab`: negative dentries each bulk zombie leaves behind (benchmarks)."""
+    key = case_key(kernel, bulk, mem, slab)
     d, rec = _cached(cache.path("cases"), kernel["abi"], key)
     if rec:
         return rec
     t0 = time.monotonic()
     log(f"{kernel['abi']}: booting ({mem} MiB, {bulk} bulk zombies)")
     truth, timings, errors = _boot_and_dump(
-        kernel, d, f"mz.scenarios={','.join(SCENARIOS)} mz.bulk={bulk}", mem,
-        timeout=300 + bulk * 0.5, formats=FORMATS)
+        kernel, d, f"mz.scenarios={','.join(SCENARIOS)} mz.bulk={bulk} mz.slab={slab}", mem,
+        timeout=300 + bulk * 0.5 + bulk * slab * 1e-4, formats=FORMATS)
     rec = {"key": key, "kernel": kernel["series"], "abi": kernel["abi"],
            "release": truth["guest"]["release"], "vmlinux": kernel["vmlinux"],
-           "bulk": bulk, "mem_mb": mem, "truth": str(d / "truth.json"),
+           "bulk": bulk, "slab": slab, "mem_mb": mem, "truth": str(d / "truth.json"),
            "vmcores": {f: str(d / f"vmcore.{f}") for f in FORMATS if (d / f"vmcore.{f}").exists()},
            "errors": errors, "timings": timings}
     (d / "case.json").write_text(json.dumps(rec, indent=2))

@@ -1,0 +1,61 @@
+/* Per-thread page cache for small reads: see pcache.h. */
+#include <stdlib.h>
+#include <string.h>
+#include "pcache.h"
+
+int mz_pcache_init(struct mz_pcache *c)
+{
+	memset(c->tag, 0, sizeof(c->tag));
+	c->reads = c->bytes = 0;
+	c->data = malloc((size_t)MZ_PC_SLOTS * MZ_PC_PAGE);
+	return c->data ? 0 : -1;
+}
+
+void mz_pcache_free(struct mz_pcache *c)
+{
+	free(c->data);
+	c->data = NULL;
+}
+
+static const unsigned char *page(struct mz_pcache *c, const struct mz_reader *rd,
+				 uint64_t pgaddr)
+{
+	size_t slot = (pgaddr >> MZ_PC_SHIFT) % MZ_PC_SLOTS;
+	unsigned char *d = c->data + slot * MZ_PC_PAGE;
+
+	if (c->tag[slot] == (pgaddr | 1))
+		return d;
+	c->tag[slot] = 0;
+	c->reads++;
+	if (rd->read(rd->arg, pgaddr, d, MZ_PC_PAGE))
+		return NULL;
+	c->bytes += MZ_PC_PAGE;
+	c->tag[slot] = pgaddr | 1;
+	return d;
+}
+
+int mz_pcache_read(struct mz_pcache *c, const struct mz_reader *rd,
+		   uint64_t addr, void *buf, size_t len)
+{
+	unsigned char *out = buf;
+
+	if (!c->data || len > 2 * MZ_PC_PAGE)
+		return -1;
+	while (len) {
+		uint64_t pg = addr & ~(uint64_t)(MZ_PC_PAGE - 1);
+		size_t off = addr - pg;
+		size_t n = MZ_PC_PAGE - off < len ? MZ_PC_PAGE - off : len;
+		const unsigned char *d;
+
+		if (pg + MZ_PC_PAGE < pg)	/* wraps: not a kernel page */
+			return -1;
+		d = page(c, rd, pg);
+		if (!d)
+			return -1;
+		memcpy(out, d + off, n);
+		out += n;
+		addr += n;
+		len -= n;
+	}
+	return 0;
+}

@@ -1,0 +1,35 @@
+/* A small per-thread cache of 4 KiB pages in front of a reader, for the
+ * scan's small reads: a tail's head struct page, a slab's object vector.
+ *
+ * Object vectors of neighbouring slabs are kmalloc'd side by side (a
+ * dentry slab's vector is 168 bytes: 24 to a page), and every tail of a
+ * folio reads the same head.  A read costs a Python call through drgn, or
+ * an address translation and a cache search in libkdumpfile, whatever its
+ * size: reading the whole page once makes the per-slab cost a memcpy.
+ */
+#ifndef MZ_PCACHE_H
+#define MZ_PCACHE_H
+
+#include "reader.h"
+
+#define MZ_PC_SHIFT 12
+#define MZ_PC_PAGE (1u << MZ_PC_SHIFT)
+#define MZ_PC_SLOTS 256		/* direct-mapped by page address: 1 MiB */
+
+struct mz_pcache {
+	uint64_t tag[MZ_PC_SLOTS];	/* page address | 1; 0: empty */
+	unsigned char *data;		/* MZ_PC_SLOTS pages */
+	uint64_t reads, bytes;		/* reader calls made, bytes they read */
+};
+
+int mz_pcache_init(struct mz_pcache *c);
+void mz_pcache_free(struct mz_pcache *c);
+
+/* Copies [addr, addr + len) into buf from cached pages, reading a missing
+ * page whole.  Returns -1 when a page does not read whole or len spans
+ * more than two pages: the caller then reads exactly what it needs, so
+ * the reader's own fault (and message) is what gets reported. */
+int mz_pcache_read(struct mz_pcache *c, const struct mz_reader *rd,
+		   uint64_t addr, void *buf, size_t len);
+
+#endif /* MZ_PCACHE_H */
