@@ -417,12 +417,19 @@ static PyObject *scan(PyObject *self, PyObject *args, PyObject *kw)
 		goto out;
 	}
 	for (k = 0; k < nr; k++) {
-		unsigned long long lo, hi;
+		PyObject *r = PySequence_Fast_GET_ITEM(seq, k), **v;
 
-		if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, k), "KK", &lo, &hi))
+		/* No argument parser per item: a slab walk passes one range
+		 * per slab. */
+		if ((!PyTuple_Check(r) && !PyList_Check(r)) || PySequence_Fast_GET_SIZE(r) != 2) {
+			PyErr_SetString(PyExc_TypeError, "ranges must be a sequence of (lo, hi)");
 			goto out;
-		ranges[k].lo = lo;
-		ranges[k].hi = hi;
+		}
+		v = PySequence_Fast_ITEMS(r);
+		ranges[k].lo = PyLong_AsUnsignedLongLong(v[0]);
+		ranges[k].hi = PyLong_AsUnsignedLongLong(v[1]);
+		if (PyErr_Occurred())
+			goto out;
 	}
 	if (owners == Py_None)
 		o.all_owners = 1;
