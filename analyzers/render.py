@@ -174,6 +174,8 @@ def _zombie_detail(z: Zombie, paths: Dict[str, str]) -> List[str]:
             extra = ", ".join(f"{k}={_paths(v, paths)}" for k, v in p["detail"].items()
                               if k in ("dirty", "writeback", "fs", "ino", "memcg_id", "state",
                                        "on_swap", "reparented_to", "charged_to"))
+            if p["detail"].get("holders"):
+                extra += ("; " if extra else "") + "held open by " + ", ".join(p["detail"]["holders"])
             lines.append(f"    {p['kind']:<10} {p['count']:>7} {p['unit']:<8} "
                          f"{human_bytes(p['bytes']):>10}  refs {p['css_refs']:<6} {p['what']}"
                          + (f"  [{extra}]" if extra else ""))

@@ -8,28 +8,34 @@ is dropped only when the socket is destructed (mem_cgroup_sk_free). So an
 open TCP connection keeps its memcg dying after the process moved away, and
 its queued data stays charged to it (skmem).
 
-Covered: TCP sockets in the hash tables of every inet_hashinfo (the global
-``tcp_hashinfo`` and per-netns ehash tables, v6.1 d1e5e6408b30 "tcp:
-Introduce optional per-netns ehash"): established (``ehash``, includes
-accepted sockets) and listening (``listening_hash`` before v5.19,
-``lhash2`` after, cae3873c5b3a). Needs CONFIG_MEMCG (``sk_memcg``) and
-CONFIG_INET.
+Two walks, merged per socket:
 
-Not covered: sockets in no lookup table (TCP bound but not listening or
-connected, TCP closed but still referenced by a file), UDP, UNIX, raw, SCTP,
-netlink and MPTCP sockets. Finding those means walking files of every task or
-the sock slab caches.
+- TCP sockets in the hash tables of every inet_hashinfo (the global
+  ``tcp_hashinfo`` and per-netns ehash tables, v6.1 d1e5e6408b30 "tcp:
+  Introduce optional per-netns ehash"): established (``ehash``, includes
+  accepted sockets not yet accepted by anyone) and listening
+  (``listening_hash`` before v5.19, ``lhash2`` after, cae3873c5b3a). Needs
+  CONFIG_INET.
+- Sockets of every family held by a process's open files (the fd table of
+  every thread group on ``init_task.tasks``; a file is a socket when its
+  ``f_op`` is ``socket_file_ops``): UDP, UNIX, raw, netlink, TCP bound but
+  not connected... Each pin names its holders (pid, comm, fd): who to kill.
+
+Both need CONFIG_MEMCG (``sk_memcg``). Not covered: sockets neither hashed
+nor in any fd table (held by the kernel alone, e.g. an orphaned UDP tunnel
+socket), and fds passed in flight over a UNIX socket (SCM_RIGHTS).
 """
 
 import socket
-from typing import Dict, Iterator, Set, Tuple
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 from drgn import FaultError, Object, offsetof
 from drgn.helpers.linux.net import for_each_net
 
+from memcg_zombies.lists import list_entries
 from memcg_zombies.pinners import Context, Pin, pinner
 
-__all__ = ("tcp_sockets", "sock_memcg")
+__all__ = ("tcp_sockets", "task_sockets", "sock_memcg")
 
 #: Sockets per hash chain before the walk is called corrupt: a chain is a
 #: handful of sockets (the hash is sized to the socket count).
@@ -43,6 +49,11 @@ _TCP_STATES = ("", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT
                "NEW_SYN_RECV")
 _TCP_TIME_WAIT = 6
 _TCP_NEW_SYN_RECV = 12
+#: Thread groups and fds per task before a walk is called corrupt.
+_MAX_TASKS = 1 << 22
+_MAX_FDS = 1 << 20
+# include/linux/net.h enum sock_type, unchanged since v2.6.
+_SOCK_TYPES = {1: "stream", 2: "dgram", 3: "raw", 4: "rdm", 5: "seqpacket"}
 
 
 def sock_memcg(sk: Object) -> int:
@@ -152,6 +163,77 @@ def tcp_sockets(ctx: Context) -> Iterator[Object]:
             ctx.fault(f"inet_hashinfo {hi.value_():#x}", e, hi.value_())
 
 
+class Holder:
+    """Who holds a socket open: a task's fd, and the socket inode's number."""
+
+    def __init__(self, pid: int, comm: str, fd: int, ino: Optional[int]) -> None:
+        self.pid, self.comm, self.fd, self.ino = pid, comm, fd, ino
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} ({self.comm}) fd {self.fd}"
+
+
+def _fd_table(ctx: Context, task: Object) -> Iterator[Tuple[int, int]]:
+    # (fd, struct file *) of one task's open files, the array read in bulk.
+    prog = ctx.prog
+    files = task.files.read_()
+    if not files:
+        return  # exited, or a kernel thread
+    fdt = files.fdt.read_()
+    n = min(fdt.max_fds.value_(), _MAX_FDS)
+    psz = prog.type("void *").size
+    raw = prog.read(fdt.fd.value_(), n * psz)
+    for fd in range(n):
+        f = int.from_bytes(raw[fd * psz:(fd + 1) * psz], "little")
+        if f:
+            yield fd, f
+
+
+def task_sockets(ctx: Context) -> Dict[int, List[Holder]]:
+    """``struct sock`` address -> the task fds that hold it, over the open files
+    of every thread group (threads share their leader's table but for
+    CLONE_FILES-less ones, which are rare and not walked)."""
+    prog = ctx.prog
+    try:
+        sock_fops = prog["socket_file_ops"].address_
+    except KeyError:
+        return {}  # !CONFIG_NET
+    file_t = prog.type("struct file")
+    f_op_off, priv_off = offsetof(file_t, "f_op"), offsetof(file_t, "private_data")
+    inode_off = offsetof(file_t, "f_inode")
+    sk_off = offsetof(prog.type("struct socket"), "sk")
+    held: Dict[int, List[Holder]] = {}
+    seen_tables: Set[int] = set()
+    tasks = list_entries(prog["init_task"].tasks, "struct task_struct", "tasks",
+                         "init_task.tasks", _MAX_TASKS, ctx.faults)
+    for task in tasks:
+        try:
+            table = task.files.value_()
+            if not table or table in seen_tables:
+                continue
+            seen_tables.add(table)
+            pid = task.pid.value_()
+            comm = task.comm.string_().decode(errors="replace")
+            fds = list(_fd_table(ctx, task))
+        except FaultError as e:
+            ctx.fault(f"task {task.value_():#x} open files", e, task.value_())
+            continue
+        for fd, f in fds:
+            try:
+                if prog.read_u64(f + f_op_off) != sock_fops:
+                    continue
+                sock = prog.read_u64(f + priv_off)
+                sk = prog.read_u64(sock + sk_off) if sock else 0
+                inode = prog.read_u64(f + inode_off)
+                ino = Object(prog, "struct inode *", inode).i_ino.value_() if inode else None
+            except FaultError as e:
+                ctx.fault(f"pid {pid} fd {fd}", e, f)
+                continue
+            if sk:
+                held.setdefault(sk, []).append(Holder(pid, comm, fd, ino))
+    return held
+
+
 def _addr(sk: Object, family: int, v6: str, v4: str) -> str:
     common = sk.__sk_common
     if family == socket.AF_INET6:
@@ -177,6 +259,22 @@ def _describe(sk: Object, state: int) -> str:
     return f"TCP {local} -> {remote} ({name})"
 
 
+def _describe_other(sk: Object) -> str:
+    # A socket found through a file: its protocol's name (struct proto.name,
+    # "UDP", "UNIX", "RAW", "NETLINK"...), addresses for inet ones.
+    common = sk.__sk_common
+    family = common.skc_family.value_()
+    proto = common.skc_prot.name.string_().decode(errors="replace")
+    if family in (socket.AF_INET, socket.AF_INET6) and proto not in ("TCP", "TCPv6"):
+        local = f"{_addr(sk, family, 'skc_v6_rcv_saddr', 'skc_rcv_saddr')}:{common.skc_num.value_()}"
+        dport = socket.ntohs(common.skc_dport.value_())
+        if dport:
+            return f"{proto} {local} -> {_addr(sk, family, 'skc_v6_daddr', 'skc_daddr')}:{dport}"
+        return f"{proto} {local}"
+    kind = _SOCK_TYPES.get(sk.sk_type.value_(), f"type {sk.sk_type.value_()}")
+    return f"{proto} {kind} socket"
+
+
 def _skmem(sk: Object) -> Dict[str, int]:
     # sk_rmem_alloc is #define sk_backlog.rmem_alloc.
     mem = {}
@@ -190,11 +288,32 @@ def _skmem(sk: Object) -> Dict[str, int]:
     return mem
 
 
+def _holders(held: List[Holder]) -> Dict[str, object]:
+    if not held:
+        return {}
+    inos = sorted({h.ino for h in held if h.ino is not None})
+    return {"holders": [str(h) for h in held], **({"ino": inos[0]} if len(inos) == 1 else {})}
+
+
+def _pin(sk: Object, what: str, state: Optional[str], held: List[Holder]) -> Pin:
+    mem = _skmem(sk)
+    detail: Dict[str, object] = {"sock": hex(sk.value_())}
+    if state is not None:
+        detail["state"] = state
+    detail.update(mem)
+    detail.update(_holders(held))
+    return Pin("socket", what, 1, "objects", bytes=max(0, sum(mem.values())), css_refs=1,
+               detail=detail)
+
+
 @pinner("sockets")
 def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
     if not ctx.layout.has_sk_memcg or not ctx.zombies:
         return  # !CONFIG_MEMCG: sockets hold no memcg
+    held = task_sockets(ctx)
+    hashed: Set[int] = set()
     for sk in tcp_sockets(ctx):
+        hashed.add(sk.value_())
         try:
             state = sk.__sk_common.skc_state.value_()
             # Timewait and request socks are not full sockets: no sk_memcg.
@@ -207,8 +326,24 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
         except FaultError as e:
             ctx.fault(f"sock {sk.value_():#x}", e, sk.value_())
             continue
-        mem = _skmem(sk)
-        yield memcg, Pin("socket", what, 1, "objects",
-                         bytes=max(0, sum(mem.values())), css_refs=1,
-                         detail={"sock": hex(sk.value_()), "state": _TCP_STATES[state]
-                                 if state < len(_TCP_STATES) else state, **mem})
+        yield memcg, _pin(sk, what, _TCP_STATES[state] if state < len(_TCP_STATES) else state,
+                          held.get(sk.value_(), []))
+    for addr, holders in held.items():
+        if addr in hashed:
+            continue
+        sk = Object(ctx.prog, "struct sock *", addr)
+        try:
+            memcg = sock_memcg(sk)
+            if memcg not in ctx.zombies:
+                continue
+            if sk.__sk_common.skc_prot.name.string_() in (b"TCP", b"TCPv6"):
+                # Not hashed: bound but neither listening nor connected, or closed.
+                state = sk.__sk_common.skc_state.value_()
+                what = _describe(sk, state)
+                st = _TCP_STATES[state] if state < len(_TCP_STATES) else state
+            else:
+                what, st = _describe_other(sk), None
+        except FaultError as e:
+            ctx.fault(f"sock {addr:#x}", e, addr)
+            continue
+        yield memcg, _pin(sk, what, st, holders)

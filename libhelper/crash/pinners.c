@@ -1,5 +1,5 @@
 /* Pins of dying memcgs that are kernel objects, for the zombies crash
- * extension: TCP sockets, the per-CPU charge stock and BPF maps.  Ports of
+ * extension: sockets, the per-CPU charge stock and BPF maps.  Ports of
  * the drgn visitors analyzers/pinners/sockets.py, stock.py and bpf.py, with
  * the same semantics (which objects are found, how many css references
  * each holds), reading through crash's readmem (RETURN_ON_ERROR|QUIET,
@@ -8,7 +8,8 @@
  * - sockets: TCP sockets in the hash tables of every inet_hashinfo
  *   (tcp_hashinfo, and per-netns ehash tables since v6.1): ehash
  *   (established, accepted) and the listening hash (listening_hash[] before
- *   v5.19, lhash2 after).  sk->sk_memcg holds one css reference (css_tryget
+ *   v5.19, lhash2 after); then sockets of any family held by a task's open
+ *   files (its fd table).  sk->sk_memcg holds one css reference (css_tryget
  *   in mem_cgroup_sk_alloc).  Timewait and request socks have no sk_memcg.
  * - stock: memcg_stock per CPU; a cached memcg holds one css reference, a
  *   cached objcg (v5.9+) an objcg reference only.
@@ -26,6 +27,7 @@
 #include "zombies.h"
 
 #define MAX_CHAIN (1ul << 16)	/* sockets per hash chain (sockets.py) */
+#define MAX_FDS (1u << 20)	/* fds per task (sockets.py) */
 #define MAX_BUCKETS (1ul << 26)	/* buckets per table */
 #define MAX_NETS (1ul << 16)	/* network namespaces */
 #define MAX_MAPS (1ul << 20)	/* bpf maps (bpf.py) */
@@ -93,6 +95,8 @@ static struct {
 	     wmem_queued;
 	long ehash, ehash_mask, listening_hash, listening_size, lhash2, lhash2_mask,
 	     ebucket_size, ebucket_chain, lbucket_size, lbucket_head;
+	long prot, prot_name, sk_type, sk_type_size;	/* sockets found through files */
+	long task_files, files_fdt, fdt_max_fds, fdt_fd, f_op, private_data, socket_sk;
 } S;
 
 static int sock_offsets(void)
@@ -128,6 +132,19 @@ static int sock_offsets(void)
 	S.lbucket_head = mzc_moff("inet_listen_hashbucket", "nulls_head");
 	if (S.lbucket_head < 0)
 		S.lbucket_head = mzc_moff("inet_listen_hashbucket", "head");
+	S.prot = mzc_moff("sock_common", "skc_prot");
+	S.prot_name = mzc_moff("proto", "name");
+	/* sk_type: a u16 since v5.6 (bdabad3e363d), a bitfield before (no
+	 * offset: such sockets are described without their type). */
+	S.sk_type = mzc_moff("sock", "sk_type");
+	S.sk_type_size = S.sk_type >= 0 ? MEMBER_SIZE("sock", "sk_type") : 0;
+	S.task_files = mzc_moff("task_struct", "files");
+	S.files_fdt = mzc_moff("files_struct", "fdt");
+	S.fdt_max_fds = mzc_moff("fdtable", "max_fds");
+	S.fdt_fd = mzc_moff("fdtable", "fd");
+	S.f_op = mzc_moff("file", "f_op");
+	S.private_data = mzc_moff("file", "private_data");
+	S.socket_sk = mzc_moff("socket", "sk");
 	return S.memcg >= 0 && S.sk_common >= 0 && S.nulls_node >= 0 && S.state >= 0 &&
 	       S.family >= 0 && S.num >= 0 && S.dport >= 0 && S.rcv_saddr >= 0 &&
 	       S.daddr >= 0 && S.common_size > 0 && S.common_size <= 512 && S.ehash >= 0 && S.ehash_mask >= 0 &&
@@ -170,6 +187,47 @@ static void describe(const unsigned char *common, int state, char *out, size_t l
 		 ntohs((uint16_t)uval(common + S.dport, 2)), name);
 }
 
+static const char *const sock_type[] = { "type 0", "stream", "dgram", "raw", "rdm",
+					  "seqpacket" };
+
+/* A socket found through a file: "UDP 127.0.0.1:7778", "UNIX stream socket",
+ * as sockets.py's _describe_other. */
+static int describe_other(ulong sk, const unsigned char *common, char *out, size_t len)
+{
+	int family = (int)uval(common + S.family, 2), v6 = family == AF_INET6;
+	char proto[32] = "", local[64], remote[64];
+	ulong prot;
+	uint16_t type = 0;
+
+	if (S.prot < 0 || S.prot_name < 0)
+		return 0;
+	prot = uval(common + S.prot, sizeof(ulong));
+	if (!prot || !mzc_read(prot + S.prot_name, proto, sizeof(proto) - 1, "proto.name"))
+		return 0;
+	if (!strcmp(proto, "TCP") || !strcmp(proto, "TCPv6"))
+		return 0;	/* TCP: described by its state */
+	if (family == AF_INET || family == AF_INET6) {
+		ulong dport = ntohs((uint16_t)uval(common + S.dport, 2));
+
+		addr_str(common, v6, S.v6_rcv_saddr, S.rcv_saddr, local, sizeof(local));
+		if (!dport) {
+			snprintf(out, len, "%s %s:%lu", proto, local, uval(common + S.num, 2));
+			return 1;
+		}
+		addr_str(common, v6, S.v6_daddr, S.daddr, remote, sizeof(remote));
+		snprintf(out, len, "%s %s:%lu -> %s:%lu", proto, local, uval(common + S.num, 2),
+			 remote, dport);
+		return 1;
+	}
+	if (S.sk_type >= 0 && S.sk_type_size == 2)
+		readmem(sk + S.sk_type, KVADDR, &type, 2, "sk_type", RETURN_ON_ERROR | QUIET);
+	if (type < sizeof(sock_type) / sizeof(*sock_type))
+		snprintf(out, len, "%s %s socket", proto, sock_type[type]);
+	else
+		snprintf(out, len, "%s type %u socket", proto, type);
+	return 1;
+}
+
 static void visit_sock(ulong sk, struct mz_tab *socks)
 {
 	unsigned char common[512];
@@ -196,7 +254,8 @@ static void visit_sock(ulong sk, struct mz_tab *socks)
 		return;
 	p->addr = sk;
 	p->css_refs = 1;
-	describe(common, state, p->what, sizeof(p->what));
+	if (!describe_other(sk, common, p->what, sizeof(p->what)))
+		describe(common, state, p->what, sizeof(p->what));
 	/* skmem: forward_alloc + rmem_alloc + wmem_queued, what can be read */
 	if (S.forward_alloc >= 0 && readmem(sk + S.forward_alloc, KVADDR, &v, sizeof(v),
 					    "sk_forward_alloc", RETURN_ON_ERROR | QUIET))
@@ -283,6 +342,51 @@ static void walk_hashinfo(ulong hi, struct mz_tab *socks)
 			   "inet_hashinfo.lhash2", socks);
 }
 
+/* Sockets held by open files: every task's fd table (tasks sharing a table
+ * are read once), a file being a socket when its f_op is socket_file_ops. */
+static void walk_task_files(struct mz_tab *socks)
+{
+	struct task_context *tc = FIRST_CONTEXT();
+	ulong fops, i, j;
+	struct mz_tab tables;
+
+	if (!kernel_symbol_exists("socket_file_ops") || S.task_files < 0 || S.files_fdt < 0 ||
+	    S.fdt_max_fds < 0 || S.fdt_fd < 0 || S.f_op < 0 || S.private_data < 0 ||
+	    S.socket_sk < 0 || mz_tab_init(&tables, 256))
+		return;
+	fops = symbol_value("socket_file_ops");
+	for (i = 0; i < RUNNING_TASKS(); i++, tc++) {
+		ulong files, fdt, fdarr, *fds;
+		uint max;
+
+		if (!rd_ulong(tc->task + S.task_files, &files, "task_struct.files") || !files ||
+		    mz_tab_find(&tables, files, 0, 0))
+			continue;
+		mz_tab_at(&tables, files, 0, 0, 0);
+		if (!rd_ulong(files + S.files_fdt, &fdt, "files_struct.fdt") ||
+		    !rd_uint(fdt + S.fdt_max_fds, &max, "fdtable.max_fds") ||
+		    !rd_ulong(fdt + S.fdt_fd, &fdarr, "fdtable.fd"))
+			continue;
+		if (max > MAX_FDS)
+			max = MAX_FDS;
+		fds = malloc(max * sizeof(ulong));
+		if (!fds)
+			break;
+		if (mzc_read(fdarr, fds, max * sizeof(ulong), "fdtable.fd[]"))
+			for (j = 0; j < max; j++) {
+				ulong op, sock, sk;
+
+				if (fds[j] && rd_ulong(fds[j] + S.f_op, &op, "file.f_op") &&
+				    op == fops &&
+				    rd_ulong(fds[j] + S.private_data, &sock, "file.private_data") &&
+				    sock && rd_ulong(sock + S.socket_sk, &sk, "socket.sk") && sk)
+					visit_sock(sk, socks);
+			}
+		free(fds);
+	}
+	mz_tab_free(&tables);
+}
+
 /* Every inet_hashinfo: tcp_hashinfo, then net->ipv4.tcp_death_row.hashinfo
  * of each namespace (per-netns ehash, v6.1 d1e5e6408b30). */
 static void socket_pins(void)
@@ -333,6 +437,8 @@ static void socket_pins(void)
 	for (i = 0; i < his.cap; i++)
 		if (his.e[i].used && his.e[i].k[0] != symbol_value("tcp_hashinfo"))
 			walk_hashinfo(his.e[i].k[0], &socks);
+	/* then sockets of every family held by files, as sockets.py */
+	walk_task_files(&socks);
 	mz_tab_free(&socks);
 	mz_tab_free(&his);
 }

@@ -4,6 +4,9 @@
  *   zhog anon MIB READYFILE   touch MIB of private anonymous memory, then sleep
  *   zhog tcp PORT READYFILE   connect a TCP pair on 127.0.0.1:PORT, queue data the
  *                             receiver never reads (charged socket memory), then sleep
+ *   zhog sockets READYFILE    a UDP socket on 127.0.0.1:7778 with an unread datagram
+ *                             sent to itself, and a UNIX stream pair with unread data,
+ *                             then sleep: sockets held only by this process's files
  *   zhog dentries N PREFIX    look up N names PREFIX0..PREFIX<N-1> that do not exist:
  *                             N negative dentries charged to the caller's memcg (slab
  *                             objects a shell loop would take minutes to make under TCG)
@@ -98,6 +101,30 @@ static int hog_tcp(int port, const char *readyfile)
 	return 0;
 }
 
+static int hog_sockets(const char *readyfile)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(7778) };
+	static char buf[4096];
+	int u, pair[2];
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memset(buf, 's', sizeof(buf));
+	u = socket(AF_INET, SOCK_DGRAM, 0);
+	if (u < 0 || bind(u, (void *)&a, sizeof(a)) ||
+	    sendto(u, buf, 2048, 0, (void *)&a, sizeof(a)) != 2048) {
+		perror("udp");
+		return 1;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) ||
+	    write(pair[0], buf, sizeof(buf)) != (ssize_t)sizeof(buf)) {
+		perror("unix");
+		return 1;
+	}
+	ready(readyfile);
+	sleep_forever();
+	return 0;
+}
+
 static int negative_dentries(long n, const char *prefix)
 {
 	char name[4096];
@@ -119,9 +146,11 @@ int main(int argc, char **argv)
 		return hog_anon(atol(argv[2]), argv[3]);
 	if (argc == 4 && !strcmp(argv[1], "tcp"))
 		return hog_tcp(atoi(argv[2]), argv[3]);
+	if (argc == 3 && !strcmp(argv[1], "sockets"))
+		return hog_sockets(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "dentries"))
 		return negative_dentries(atol(argv[2]), argv[3]);
 	fprintf(stderr, "usage: zhog anon MIB READYFILE | zhog tcp PORT READYFILE | "
-		"zhog dentries N PREFIX\n");
+		"zhog sockets READYFILE | zhog dentries N PREFIX\n");
 	return 2;
 }

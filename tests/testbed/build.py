@@ -23,7 +23,8 @@ from pathlib import Path
 
 from . import cache, dumps, guest, initramfs, kernels
 
-SCENARIOS = ["live", "tmpfs", "ext4", "anon", "slab", "tcp", "swap", "children", "subtree", "bulk"]
+SCENARIOS = ["live", "tmpfs", "ext4", "anon", "slab", "tcp", "sock", "swap", "children", "subtree",
+             "bulk"]
 FORMATS = ["kdump", "elf", "d31"]
 DEFAULT_BULK = 1000
 DEFAULT_MEM = 512
@@ -71,6 +72,8 @@ def assemble_truth(lines, kernel):
             cg(rec["path"]).update(rec)
         elif kind == "rmdir":
             cg(rec["path"])["removed"] = True
+        elif kind == "sockets":
+            cg(rec["path"]).update(socket_inodes=rec["inodes"], socket_pid=rec["pid"])
         elif kind == "memcg_killed":
             cg(rec["path"])["memcg_killed"] = True
         elif kind == "state":
