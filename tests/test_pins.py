@@ -98,6 +98,10 @@ def test_pins(entry, report):
             states = sorted(p["detail"]["state"] for p in socks)
             assert states == ["ESTABLISHED", "ESTABLISHED", "LISTEN"], states
             assert all(p["css_refs"] == 1 for p in socks)
+        elif scen == "sock":
+            # Held by the sockets the guest saw in its process's fd table.
+            inos = sorted(p["detail"].get("ino") for p in _pins(z, "socket"))
+            assert inos == sorted(c["socket_inodes"]), (inos, c["socket_inodes"])
         elif scen == "swap":
             entries = sum(p["count"] for p in _pins(z, "swap"))
             swapped = c["memory_swap_current"] // PAGE

@@ -84,6 +84,27 @@ def test_tcp_sockets(case):
     assert [p["what"] for p in listen] == ["TCP 127.0.0.1:7777 (LISTEN)"]
 
 
+def test_task_sockets(case):
+    """The sock zombie is held by the sockets its process kept open after moving
+    out: a UDP socket and a UNIX stream pair. Each pin is one of the socket inodes
+    the guest read from /proc/PID/fd, held open by that pid; every one of them
+    (sk_memcg is set for every family) and nothing else."""
+    path = "/mz/sock/leaf"
+    c = truth_of(case)["cgroups"][path]
+    if not _dying(case, path):
+        pytest.skip("sock zombie freed on this kernel")
+    pins = pins_of(case, "kdump")[0]["sockets"].get(path, [])
+    assert sorted(p["detail"].get("ino") for p in pins) == sorted(c["socket_inodes"]), pins
+    for p in pins:
+        assert p["css_refs"] == 1 and p["count"] == 1
+        assert [h.split(" (")[0] for h in p["detail"]["holders"]] == [f"pid {c['socket_pid']}"]
+    whats = sorted(p["what"] for p in pins)
+    assert whats[0] == "UDP 127.0.0.1:7778", whats
+    assert all(w.startswith("UNIX") for w in whats[1:]), whats
+    # The datagram it sent itself is unread: charged receive memory.
+    assert [p for p in pins if p["what"].startswith("UDP")][0]["detail"]["rmem_alloc"] > 0
+
+
 def test_swap_entries(case):
     """Swap entries recorded for the swap zombie match memory.swap.current. The
     truth was read before rmdir; afterwards entries can only go away (swap-in,

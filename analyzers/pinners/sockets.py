@@ -272,7 +272,8 @@ def _describe_other(sk: Object) -> str:
             return f"{proto} {local} -> {_addr(sk, family, 'skc_v6_daddr', 'skc_daddr')}:{dport}"
         return f"{proto} {local}"
     kind = _SOCK_TYPES.get(sk.sk_type.value_(), f"type {sk.sk_type.value_()}")
-    return f"{proto} {kind} socket"
+    # v5.15+ names UNIX protos by type ("UNIX-STREAM"): do not say it twice.
+    return f"{proto} socket" if kind.upper() in proto else f"{proto} {kind} socket"
 
 
 def _skmem(sk: Object) -> Dict[str, int]:

@@ -28,6 +28,7 @@
 
 #define MAX_CHAIN (1ul << 16)	/* sockets per hash chain (sockets.py) */
 #define MAX_FDS (1u << 20)	/* fds per task (sockets.py) */
+#define MAX_TASKS (1ul << 22)	/* thread groups (sockets.py) */
 #define MAX_BUCKETS (1ul << 26)	/* buckets per table */
 #define MAX_NETS (1ul << 16)	/* network namespaces */
 #define MAX_MAPS (1ul << 20)	/* bpf maps (bpf.py) */
@@ -96,7 +97,7 @@ static struct {
 	long ehash, ehash_mask, listening_hash, listening_size, lhash2, lhash2_mask,
 	     ebucket_size, ebucket_chain, lbucket_size, lbucket_head;
 	long prot, prot_name, sk_type, sk_type_size;	/* sockets found through files */
-	long task_files, files_fdt, fdt_max_fds, fdt_fd, f_op, private_data, socket_sk;
+	long tasks, task_files, files_fdt, fdt_max_fds, fdt_fd, f_op, private_data, socket_sk;
 } S;
 
 static int sock_offsets(void)
@@ -138,6 +139,7 @@ static int sock_offsets(void)
 	 * offset: such sockets are described without their type). */
 	S.sk_type = mzc_moff("sock", "sk_type");
 	S.sk_type_size = S.sk_type >= 0 ? MEMBER_SIZE("sock", "sk_type") : 0;
+	S.tasks = mzc_moff("task_struct", "tasks");
 	S.task_files = mzc_moff("task_struct", "files");
 	S.files_fdt = mzc_moff("files_struct", "fdt");
 	S.fdt_max_fds = mzc_moff("fdtable", "max_fds");
@@ -221,7 +223,9 @@ static int describe_other(ulong sk, const unsigned char *common, char *out, size
 	}
 	if (S.sk_type >= 0 && S.sk_type_size == 2)
 		readmem(sk + S.sk_type, KVADDR, &type, 2, "sk_type", RETURN_ON_ERROR | QUIET);
-	if (type < sizeof(sock_type) / sizeof(*sock_type))
+	if (type < sizeof(sock_type) / sizeof(*sock_type) && strcasestr(proto, sock_type[type]))
+		snprintf(out, len, "%s socket", proto);	/* "UNIX-STREAM" (v5.15+) */
+	else if (type < sizeof(sock_type) / sizeof(*sock_type))
 		snprintf(out, len, "%s %s socket", proto, sock_type[type]);
 	else
 		snprintf(out, len, "%s type %u socket", proto, type);
@@ -342,48 +346,63 @@ static void walk_hashinfo(ulong hi, struct mz_tab *socks)
 			   "inet_hashinfo.lhash2", socks);
 }
 
-/* Sockets held by open files: every task's fd table (tasks sharing a table
- * are read once), a file being a socket when its f_op is socket_file_ops. */
+/* One task's fd table: the sockets among its files. */
+static void task_fds(ulong files, struct mz_tab *socks, ulong fops)
+{
+	ulong fdt, fdarr, *fds, j;
+	uint max;
+
+	if (!rd_ulong(files + S.files_fdt, &fdt, "files_struct.fdt") ||
+	    !rd_uint(fdt + S.fdt_max_fds, &max, "fdtable.max_fds") ||
+	    !rd_ulong(fdt + S.fdt_fd, &fdarr, "fdtable.fd"))
+		return;
+	if (max > MAX_FDS)
+		max = MAX_FDS;
+	fds = malloc(max * sizeof(ulong));
+	if (!fds)
+		return;
+	if (mzc_read(fdarr, fds, max * sizeof(ulong), "fdtable.fd[]"))
+		for (j = 0; j < max; j++) {
+			ulong op, sock, sk;
+
+			if (fds[j] && rd_ulong(fds[j] + S.f_op, &op, "file.f_op") && op == fops &&
+			    rd_ulong(fds[j] + S.private_data, &sock, "file.private_data") && sock &&
+			    rd_ulong(sock + S.socket_sk, &sk, "socket.sk") && sk)
+				visit_sock(sk, socks);
+		}
+	free(fds);
+}
+
+/* Sockets held by open files: the fd table of every thread group on
+ * init_task.tasks (walked here, as sockets.py does: crash's own task table
+ * can be empty when it cannot read the CPUs' stacks), a file being a socket
+ * when its f_op is socket_file_ops; a table shared by tasks is read once. */
 static void walk_task_files(struct mz_tab *socks)
 {
-	struct task_context *tc = FIRST_CONTEXT();
-	ulong fops, i, j;
+	ulong head, pos, nxt, files, n = 0;
 	struct mz_tab tables;
 
-	if (!kernel_symbol_exists("socket_file_ops") || S.task_files < 0 || S.files_fdt < 0 ||
-	    S.fdt_max_fds < 0 || S.fdt_fd < 0 || S.f_op < 0 || S.private_data < 0 ||
-	    S.socket_sk < 0 || mz_tab_init(&tables, 256))
+	if (!kernel_symbol_exists("socket_file_ops") || !kernel_symbol_exists("init_task") ||
+	    S.tasks < 0 || S.task_files < 0 || S.files_fdt < 0 || S.fdt_max_fds < 0 ||
+	    S.fdt_fd < 0 || S.f_op < 0 || S.private_data < 0 || S.socket_sk < 0 ||
+	    mz_tab_init(&tables, 256))
 		return;
-	fops = symbol_value("socket_file_ops");
-	for (i = 0; i < RUNNING_TASKS(); i++, tc++) {
-		ulong files, fdt, fdarr, *fds;
-		uint max;
-
-		if (!rd_ulong(tc->task + S.task_files, &files, "task_struct.files") || !files ||
-		    mz_tab_find(&tables, files, 0, 0))
-			continue;
-		mz_tab_at(&tables, files, 0, 0, 0);
-		if (!rd_ulong(files + S.files_fdt, &fdt, "files_struct.fdt") ||
-		    !rd_uint(fdt + S.fdt_max_fds, &max, "fdtable.max_fds") ||
-		    !rd_ulong(fdt + S.fdt_fd, &fdarr, "fdtable.fd"))
-			continue;
-		if (max > MAX_FDS)
-			max = MAX_FDS;
-		fds = malloc(max * sizeof(ulong));
-		if (!fds)
-			break;
-		if (mzc_read(fdarr, fds, max * sizeof(ulong), "fdtable.fd[]"))
-			for (j = 0; j < max; j++) {
-				ulong op, sock, sk;
-
-				if (fds[j] && rd_ulong(fds[j] + S.f_op, &op, "file.f_op") &&
-				    op == fops &&
-				    rd_ulong(fds[j] + S.private_data, &sock, "file.private_data") &&
-				    sock && rd_ulong(sock + S.socket_sk, &sk, "socket.sk") && sk)
-					visit_sock(sk, socks);
+	head = symbol_value("init_task") + S.tasks;
+	if (rd_ulong(head, &pos, "init_task.tasks"))
+		while (pos != head && pos) {
+			if (n++ >= MAX_TASKS) {
+				mzc_fault("init_task.tasks too long", pos);
+				break;
 			}
-		free(fds);
-	}
+			if (!rd_ulong(pos, &nxt, "task_struct.tasks"))
+				break;
+			if (rd_ulong(pos - S.tasks + S.task_files, &files, "task_struct.files") &&
+			    files && !mz_tab_find(&tables, files, 0, 0)) {
+				mz_tab_at(&tables, files, 0, 0, 0);
+				task_fds(files, socks, symbol_value("socket_file_ops"));
+			}
+			pos = nxt;
+		}
 	mz_tab_free(&tables);
 }
 

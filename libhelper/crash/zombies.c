@@ -14,7 +14,7 @@
  *   owners resolved memcg -> zombie, or objcg -> objcg->memcg (reparented
  *   objcgs whose creator is known are shown, but hold no css ref);
  * - child css, memcg id references (swap entries), cgroup writeback;
- * - TCP sockets, the per-CPU charge stock and BPF maps (pinners.c;
+ * - sockets, the per-CPU charge stock and BPF maps (pinners.c;
  *   pinners/sockets.py, stock.py, bpf.py).
  *
  * Everything is read with RETURN_ON_ERROR|QUIET: what cannot be read is
@@ -1308,8 +1308,8 @@ static void detail(size_t zi)
 	detail_objects(zi);
 	fprintf(fp, "  explained %ld of %s css refs", explained(zi), ref);
 	if (m->ref_ok && m->refcnt > explained(zi))
-		fprintf(fp, " (not examined: slab objects, sockets outside the TCP hash "
-			"tables, other referrers)");
+		fprintf(fp, " (not examined: slab objects, sockets neither hashed nor in "
+			"a task's fd table, other referrers)");
 	fprintf(fp, "\n");
 }
 
@@ -1418,10 +1418,11 @@ static char *help_zombies[] = {
 	"  swapcache, kmem), from one scan of the memmap with memcg-zombies' C core;",
 	"  child=N child css; swap-ids=N memcg id references (swap entries: the id",
 	"  holds one css reference); cgwb=N cgroup writeback structures;",
-	"  socket=N TCP sockets charged to the memcg (sk->sk_memcg, one css",
-	"  reference each), found in the established and listening hash tables of",
-	"  tcp_hashinfo and per-netns ehash tables (not: timewait and request",
-	"  socks, sockets in no hash table, UDP, UNIX and other families);",
+	"  socket=N sockets charged to the memcg (sk->sk_memcg, one css reference",
+	"  each): TCP ones in the established and listening hash tables of",
+	"  tcp_hashinfo and per-netns ehash tables, and sockets of every family",
+	"  in the fd tables of the tasks on init_task.tasks (not: timewait and",
+	"  request socks, sockets held by the kernel alone);",
 	"  stock=N per-CPU charge stock slots (memcg_stock) caching the memcg (one",
 	"  css reference) or one of its objcgs (none); bpf_map=N BPF maps in",
 	"  map_idr charged to it (map->memcg holds a css reference, map->objcg",
