@@ -289,6 +289,28 @@ class Layout:
         # CONFIG_MEM_ALLOC_PROFILING), else a bare struct obj_cgroup *.
         ext_t = _type(prog, "struct slabobj_ext")
         self.slabobj_ext_size = ext_t.size if ext_t is not None else 8
+        # v7.3 (slab/for-7.3/objext_split: "mm/slab: replace slab.stride with
+        # obj_exts_in_object", "mm/slab: stop allocating objcg pointers when
+        # unnecessary"): slabobj_ext is a union of the objcg and the codetag
+        # ref, an object's extension is one objcg element if the slab's
+        # obj_exts_needs_objcg bit says so (none otherwise), then one codetag
+        # element if slab_obj_ext_has_codetag_key is on; they sit s->size
+        # apart inside the objects when obj_exts_in_object is set.
+        def bit(member):
+            try:
+                return st.member(member).bit_offset if st is not None else None
+            except LookupError:
+                return None
+        self.slab_needs_objcg_bit = bit("obj_exts_needs_objcg")
+        self.slab_in_object_bit = bit("obj_exts_in_object")
+        self.kmem_cache_size_off = off(kmem_cache_t, "size")
+        self.obj_ext_codetag = 0
+        if self.slab_needs_objcg_bit is not None:
+            try:
+                key = prog["slab_obj_ext_has_codetag_key"]  # CONFIG_MEM_ALLOC_PROFILING
+                self.obj_ext_codetag = int(key.key.enabled.counter.value_() > 0)
+            except (LookupError, FaultError, AttributeError):
+                pass
 
         # folio->mapping low bits, PAGE_MAPPING_ANON / _MOVABLE (KSM: both),
         # FOLIO_MAPPING_ANON by v6.19: unchanged values, #defines.
@@ -694,6 +716,7 @@ class Layout:
             "slab_struct": self.slab_struct,
             "slab_vector": self.slab_vector,
             "slab_stride": self.slab_off["stride"] is not None,
+            "slab_needs_objcg_bit": self.slab_needs_objcg_bit is not None,
             "slabobj_ext_size": self.slabobj_ext_size,
             "folio_memcg_is_objcg": self.folio_memcg_is_objcg,
             "kmem_memcg_is_objcg": self.kmem_memcg_is_objcg,

@@ -163,6 +163,10 @@ class _Decoder:
         self.stride_off = so["stride"]
         self.objects_bits = lay.slab_objects_bits
         self.ext_size = lay.slabobj_ext_size
+        self.needs_objcg_bit = lay.slab_needs_objcg_bit
+        self.in_object_bit = lay.slab_in_object_bit
+        self.cache_size_off = lay.kmem_cache_size_off
+        self.codetag = lay.obj_ext_codetag
 
     def is_type(self, ptype: int, name: str) -> bool:
         value = self.types.get(name)
@@ -383,6 +387,10 @@ class _Scanner:
         self.head_cache[head] = fields
         return fields
 
+    @staticmethod
+    def _bit(W, base: int, bit: Optional[int]) -> int:
+        return 0 if bit is None else (W[base + bit // 64] >> (bit % 64)) & 1
+
     def _slab_vector(self, W, i: int, addr: int, vec: int) -> None:
         # Count objects per (objcg, cache): slab->objects entries of the
         # vector, each a struct slabobj_ext (objcg first) or objcg pointer.
@@ -395,9 +403,22 @@ class _Scanner:
             nobj = (W[base + bit // 64] >> (bit % 64)) & ((1 << width) - 1)
         stride = d.ext_size
         if d.stride_off is not None:
-            # v7.0+: slab->stride, sizeof(slabobj_ext) or s->size (in-object).
+            # v7.0-v7.2: slab->stride, sizeof(slabobj_ext) or s->size (in-object).
             word = W[base + d.stride_off // 8]
             stride = (word >> ((d.stride_off % 8) * 8)) & 0xffffffff or d.ext_size
+        if d.needs_objcg_bit is not None:
+            # v7.3+: no objcg element unless the slab needs one; s->size apart
+            # inside the objects, else objcg + codetag elements.
+            if not self._bit(W, base, d.needs_objcg_bit):
+                return
+            if self._bit(W, base, d.in_object_bit):
+                try:
+                    stride = self.prog.read_u32(cache + d.cache_size_off)
+                except FaultError as e:
+                    self.scan.faults.append((f"kmem_cache of slab {addr:#x}", str(e), cache))
+                    return
+            else:
+                stride = (1 + d.codetag) * d.ext_size
         if not nobj:
             return
         try:

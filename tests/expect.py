@@ -1,5 +1,13 @@
 """What a report must say, given the guest's truth: shared by the vmcore and live tests."""
 
+import re
+
+
+def kver(case):
+    """(major, minor) of the kernel a case booted. Tests know which kernel they ran
+    and say which facts it must show; the tool itself never reads a version."""
+    return tuple(int(x) for x in re.match(r"(\d+)\.(\d+)", case["release"]).groups())
+
 
 def _by_id(report):
     return {m["cgroup_id"]: m for m in report["memcgs"] if m["cgroup_id"] is not None}

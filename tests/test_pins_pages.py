@@ -13,10 +13,10 @@ from memcg_zombies.pinners import Context
 from memcg_zombies.pinners import pages as pages_pinner
 from memcg_zombies.pinners import slab as slab_pinner
 from tests.conftest import truth_of
+from tests.expect import kver
 
 PAGE = 4096
 #: Kernels whose page-cache zombies still exist (before v7.1's LRU reparenting).
-PRE_71 = ("5.10", "6.1", "6.12")
 #: Mount points in the guest -> the filesystem the kernel names.
 MOUNTS = {"/mnt/shm": "tmpfs", "/mnt/disk": "ext4"}
 #: Before v5.13 (rstat) memory.stat is per-CPU batched: each CPU may hold up
@@ -86,17 +86,21 @@ def test_layout_page_facts(case):
     k = case["kernel"]
     assert lay.page_memcg == ("mem_cgroup" if k == "5.10" else "memcg_data")
     assert lay.kmem_memcg_is_objcg == (k != "5.10")
-    assert lay.folio_memcg_is_objcg == (k == "sid")
-    assert lay.lru_css_ref_unit == (None if k == "sid" else "folio")
+    v = kver(case)
+    assert lay.folio_memcg_is_objcg == (v >= (7, 1))
+    assert lay.lru_css_ref_unit == (None if v >= (7, 1) else "folio")
     assert lay.kmem_css_refs_per_page == (1 if k == "5.10" else 0)
     assert lay.slab_css_refs_per_object == 0
     assert lay.slab_struct == ("page" if k == "5.10" else "slab")
     assert lay.slab_vector == {"5.10": "obj_cgroups", "6.1": "memcg_data"}.get(k, "obj_exts")
-    assert (lay.slab_off["stride"] is not None) == (k == "sid")
+    assert (lay.slab_off["stride"] is not None) == ((7, 0) <= v < (7, 3))
+    # v7.3: per-slab obj_exts_in_object / obj_exts_needs_objcg bits replace it.
+    assert (lay.slab_needs_objcg_bit is not None) == (v >= (7, 3))
+    assert (lay.slab_in_object_bit is not None) == (v >= (7, 3))
     assert lay.page_type_encoding == ("inverted" if k in ("5.10", "6.1") else "top_byte")
-    assert (lay.pg_slab is None) == (k in ("6.12", "sid"))
-    assert lay.compound_member == ("compound_info" if k == "sid" else "compound_head")
-    assert lay.compound_info_mask == (k == "sid")
+    assert (lay.pg_slab is None) == (v >= (6, 10))
+    assert lay.compound_member == ("compound_info" if v >= (7, 1) else "compound_head")
+    assert lay.compound_info_mask == (v >= (7, 1))
     for flag in ("PG_lru", "PG_head", "PG_dirty", "PG_writeback", "PG_swapbacked",
                  "PG_swapcache"):
         assert lay.PG[flag] == run_of(case).prog[flag].value_()
@@ -116,7 +120,7 @@ def test_scan_totals(case):
 
 @pytest.mark.parametrize("scen,file_kind", [("tmpfs", "shmem"), ("ext4", "pagecache")])
 def test_page_cache_per_file(case, scen, file_kind):
-    if case["kernel"] not in PRE_71:
+    if kver(case) >= (7, 1):
         pytest.skip("v7.1+: LRU folios are reparented, see test_71_*")
     run, truth = run_of(case), truth_of(case)
     path = f"/mz/{scen}/leaf"
@@ -165,7 +169,7 @@ def test_bulk_zombies_one_shmem_page(case):
     run, truth = run_of(case), truth_of(case)
     bulk = {p: c for p, c in truth["cgroups"].items() if p.startswith("/mz/bulk/")}
     dying = [p for p, c in bulk.items() if c.get("dying")]
-    if case["kernel"] not in PRE_71:
+    if kver(case) >= (7, 1):
         assert not dying
         return
     assert len(dying) == len(bulk) == 1000
@@ -209,14 +213,14 @@ def test_slab_objects_reparented(case):
             if p.kind == "slab":
                 assert p.detail["pins"] is False and p.bytes == 0, (path, p)
                 assert p.count > 0 and p.detail["object_size"] > 0
-    if case["kernel"] in ("6.12", "sid"):
+    if kver(case) >= (6, 8):  # orig_objcg
         buffer_heads = [p for p in run.pins["/mz/ext4/leaf"] if p.what == "buffer_head [reparented]"]
         # 768 pages of 4 KiB blocks: one buffer_head each, plus some.
         assert buffer_heads and buffer_heads[0].count >= 768
 
 
 def test_71_page_cache_freed_and_objcg_owned(case):
-    if case["kernel"] in PRE_71:
+    if kver(case) < (7, 1):
         pytest.skip("before v7.1")
     run, truth = run_of(case), truth_of(case)
     # The tmpfs zombie was freed: its folios point at its objcg, now the parent's.
@@ -253,7 +257,7 @@ def test_filtered_dump_survives(case):
     run = run_of(case, "d31")
     scan = run.scan
     assert scan is not None and scan.pages_scanned > 0
-    if case["kernel"] in ("6.12", "sid"):
+    if kver(case) >= (6, 12):  # makedumpfile 1.7.2 drops their memcg slab pages
         assert scan.faults or scan.read_errors
         assert run.faults
     for where, error, _ in scan.faults:

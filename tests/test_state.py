@@ -19,6 +19,7 @@ from memcg_zombies.layout import layout
 from memcg_zombies.reparent import memcg_reparenting
 from memcg_zombies.state import LRU_LIST_ITEMS, memcg_state_info
 from tests.conftest import truth_of
+from tests.expect import kver
 
 PAGE = 4096
 _PROGS = {}
@@ -72,9 +73,10 @@ def test_layout_facts(case):
                                    "6.12": "mem_cgroup_ids"}.get(k, "mem_cgroup_private_ids")
     assert f["vmstats"] == ("atomic" if k == "5.10" else "rstat_ptr")
     assert f["stats_index"] == (None if k in ("5.10", "6.1") else "u8")
-    assert f["objcg"] == ("per_node" if k == "sid" else "memcg")
-    assert f["orig_objcg"] == (k in ("6.12", "sid"))
-    assert f["lru_reparent"] == (k == "sid")
+    v = kver(case)
+    assert f["objcg"] == ("per_node" if v >= (7, 1) else "memcg")
+    assert f["orig_objcg"] == (v >= (6, 8))
+    assert f["lru_reparent"] == (v >= (7, 1))
     assert f["memcg_params"] is False
     assert f["page_counter_usage"] == "usage"
     assert f["swap_memsw_union"] is True
@@ -84,7 +86,7 @@ def test_refcounts(case):
     """tmpfs/leaf holds one css ref per shmem page; a bulk zombie only its one page."""
     dying = _memcgs(case)
     k = case["kernel"]
-    if k != "sid":  # 7.2 reparents LRU folios: tmpfs and bulk zombies are freed
+    if kver(case) < (7, 1):  # 7.1+ reparents LRU folios: tmpfs and bulk zombies are freed
         st = memcg_state_info(dying["/mz/tmpfs/leaf"])
         assert st.css_refcnt == 1024
         assert st.css_refcnt_dead is True and st.css_refcnt_mode == "atomic"
@@ -122,7 +124,7 @@ def test_memory_stat_matches_truth(case):
         # memory.current included per-CPU stock, drained at offline.
         assert st.counters["memory"]["usage"] * PAGE <= tr["memory_current"], path
     # 7.2 frees the tmpfs, anon, bulk and children zombies (LRU folios reparented).
-    assert checked >= (1 if case["kernel"] == "sid" else 5)
+    assert checked >= (1 if kver(case) >= (7, 1) else 5)
 
 
 def test_memory_counter_is_lru_kmem_sock(case):
@@ -130,10 +132,14 @@ def test_memory_counter_is_lru_kmem_sock(case):
     if case["kernel"] == "5.10":
         pytest.skip("5.10 has no MEMCG_KMEM stat to balance the counter with")
     for path, m in _memcgs(case).items():
-        if case["kernel"] == "sid" and path == "/mz/swap/leaf":
+        if kver(case) >= (7, 1) and path == "/mz/swap/leaf":
             continue  # 7.2 LRU reparenting moved part of its LRU sizes (see report)
         st = memcg_state_info(m, per_node=False)
         lru = sum(_value(st, i) for i in LRU_LIST_ITEMS)
+        if kver(case) >= (7, 3) and not lru:
+            # 7.3 moves the LRU size counters with the reparented folios; the
+            # page counter and NR_FILE_PAGES / NR_ANON_MAPPED stay frozen.
+            lru = _value(st, "NR_FILE_PAGES") + _value(st, "NR_ANON_MAPPED")
         assert st.counters["memory"]["usage"] == (
             lru + _value(st, "MEMCG_KMEM") + _value(st, "MEMCG_SOCK")), path
 
@@ -169,7 +175,7 @@ def test_swap_zombie(case):
 def test_frozen_note(case):
     st = memcg_state_info(_memcgs(case)["/mz/ext4/leaf"], per_node=False)
     assert "MEMCG_KMEM" in st.frozen["frozen"]
-    assert ("NR_FILE_PAGES" in st.frozen["frozen"]) == (case["kernel"] == "sid")
+    assert ("NR_FILE_PAGES" in st.frozen["frozen"]) == (kver(case) >= (7, 1))
     assert "MEMCG_SWAP" in st.frozen["live"]
 
 
@@ -186,16 +192,17 @@ def test_reparent_verdicts(case):
         assert v["objcg"].verdict == "reparented", (path, v["objcg"])
         holders = v["objcg"].evidence["holders"]
         assert all(h["objcg"] == "0x0" for h in holders.values())
-        if k in ("6.12", "sid"):
+        if kver(case) >= (6, 8):
             assert all(h["orig_points_to_ancestor"] for h in holders.values()), path
             assert all(h["orig_objcg"]["dead"] for h in holders.values())
             assert v["objcg"].evidence["ancestor_objcg_list"]["orig_objcg_on_ancestor_list"] == \
                 len(holders)
         lst = v["objcg"].evidence["ancestor_objcg_list"]
         assert lst["count"] >= 1 and lst["pointing_to_ancestor"] == lst["count"]
-        assert v["lru_folios"].verdict == ("reparented" if k == "sid" else "not in this kernel")
+        assert v["lru_folios"].verdict == ("reparented" if kver(case) >= (7, 1)
+                                           else "not in this kernel")
         assert v["deferred_split"].verdict == "not in this kernel"
-        if k == "sid":
+        if kver(case) >= (7, 1):
             assert v["list_lru"].verdict in ("reparented", "unknown"), (path, v["list_lru"])
         else:
             assert v["list_lru"].verdict == "reparented", (path, v["list_lru"])

@@ -23,6 +23,7 @@ void mz_layout_init(struct mz_layout *l)
 	l->type_buddy = l->type_slab = l->type_kmemcg = MZ_NONE;
 	l->off_cache = l->stride_off = MZ_NONE;
 	l->objects_bit = l->objects_width = MZ_NONE;
+	l->needs_objcg_bit = l->in_object_bit = l->off_cache_size = MZ_NONE;
 	l->ext_size = 8;
 	l->vector_bit = 1;
 	l->data_mask = ~(uint64_t)3;
@@ -47,6 +48,12 @@ int mz_layout_check(const struct mz_layout *l)
 	if (l->objects_bit != MZ_NONE &&
 	    ((l->objects_bit / 64) * 8 + 8 > ps || l->objects_width == 0 ||
 	     l->objects_width > 32))
+		return -1;
+	if ((l->needs_objcg_bit != MZ_NONE && (l->needs_objcg_bit / 64) * 8 + 8 > ps) ||
+	    (l->in_object_bit != MZ_NONE && (l->in_object_bit / 64) * 8 + 8 > ps))
+		return -1;
+	if (l->needs_objcg_bit != MZ_NONE && l->in_object_bit != MZ_NONE &&
+	    l->off_cache_size == MZ_NONE)
 		return -1;
 	return 0;
 }

@@ -36,6 +36,12 @@ struct mz_layout {
 	uint32_t stride_off;		/* slab->stride (v7.0), MZ_NONE if absent */
 	uint32_t objects_bit, objects_width;	/* slab->objects bitfield, MZ_NONE */
 	uint32_t ext_size;		/* vector element without a stride */
+	/* v7.3: per-slab bits instead of a stride (MZ_NONE before): no objcg
+	 * element unless needs_objcg; inside the objects, s->size apart, when
+	 * in_object; else (1 + codetag) elements per object. */
+	uint32_t needs_objcg_bit, in_object_bit;
+	uint32_t off_cache_size;	/* kmem_cache.size */
+	uint32_t codetag;		/* slab_obj_ext_has_codetag_key on: 1 */
 };
 
 /* A layout with every optional member absent and 64-byte pages. */

@@ -150,9 +150,29 @@ static void slab_vector(struct worker *w, const unsigned char *page,
 	uint64_t cache = l->off_cache != MZ_NONE ? mz_u64(page, l->off_cache) : 0;
 	uint64_t nobj = mz_slab_nobj(l, page);
 	uint64_t stride = mz_slab_stride(l, page);
-	uint64_t len = nobj * stride;
+	uint64_t len;
 	struct mz_fault f = { MZ_FAULT_VECTOR, w->range, pfn, 0, vec, addr, NULL };
 
+	if (l->needs_objcg_bit != MZ_NONE) {
+		/* v7.3: see layout.h. */
+		if (!mz_slab_bit(page, l->needs_objcg_bit))
+			return;
+		if (mz_slab_bit(page, l->in_object_bit)) {
+			uint32_t size;
+
+			if (small_read(w, cache + l->off_cache_size, &size, sizeof(size))) {
+				struct mz_fault cf = { MZ_FAULT_CACHE, w->range, pfn, 0, cache,
+						       addr, NULL };
+
+				add_fault(w, &cf);
+				return;
+			}
+			stride = size;
+		} else {
+			stride = (uint64_t)(1 + l->codetag) * l->ext_size;
+		}
+	}
+	len = nobj * stride;
 	if (!nobj)
 		return;
 	if (len > MZ_MAX_VECTOR_BYTES) {

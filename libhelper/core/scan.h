@@ -21,7 +21,7 @@ struct mz_range {
 	uint64_t lo, hi;	/* PFNs [lo, hi) */
 };
 
-enum mz_fault_kind { MZ_FAULT_HEAD, MZ_FAULT_VECTOR, MZ_FAULT_MEMMAP };
+enum mz_fault_kind { MZ_FAULT_HEAD, MZ_FAULT_VECTOR, MZ_FAULT_MEMMAP, MZ_FAULT_CACHE };
 
 /* A failed read, in scan order (range, pfn). */
 struct mz_fault {
@@ -29,7 +29,8 @@ struct mz_fault {
 	uint32_t range;
 	uint64_t pfn;		/* page being scanned; MEMMAP: first pfn */
 	uint64_t hi;		/* MEMMAP: end pfn */
-	uint64_t addr;		/* HEAD: head; VECTOR: vector; slab page in 'slab' */
+	uint64_t addr;		/* HEAD: head; VECTOR: vector; CACHE: kmem_cache;
+				 * slab page in 'slab' */
 	uint64_t slab;
 	char *msg;		/* reader's message, malloc'd */
 };
@@ -77,5 +78,7 @@ int mz_slab_vector_count(const unsigned char *vec, size_t len, uint64_t n,
  * starts at 'page'. */
 uint64_t mz_slab_nobj(const struct mz_layout *l, const unsigned char *page);
 uint64_t mz_slab_stride(const struct mz_layout *l, const unsigned char *page);
+/* A bit of the slab's struct page (0 when MZ_NONE). */
+int mz_slab_bit(const unsigned char *page, uint32_t bit);
 
 #endif /* MZ_SCAN_H */

@@ -1,6 +1,7 @@
 /* Slab object vectors: one objcg pointer per object, 'stride' bytes apart
  * (8 for obj_cgroup **, sizeof(struct slabobj_ext), or s->size when v7.0
- * embeds the extension in each object).  One read per slab. */
+ * embeds the extension in each object; v7.3 says so with slab bits, see
+ * layout.h).  One read per slab. */
 #include "scan.h"
 
 uint64_t mz_slab_nobj(const struct mz_layout *l, const unsigned char *page)
@@ -12,6 +13,13 @@ uint64_t mz_slab_nobj(const struct mz_layout *l, const unsigned char *page)
 	w = mz_u64(page, (l->objects_bit / 64) * 8);
 	return (w >> (l->objects_bit % 64)) &
 	       (((uint64_t)1 << l->objects_width) - 1);
+}
+
+int mz_slab_bit(const unsigned char *page, uint32_t bit)
+{
+	if (bit == MZ_NONE)
+		return 0;
+	return (mz_u64(page, (bit / 64) * 8) >> (bit % 64)) & 1;
 }
 
 uint64_t mz_slab_stride(const struct mz_layout *l, const unsigned char *page)

@@ -72,6 +72,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (h & 0x20)
 		l.stride_off = 44;
 	l.ext_size = (h & 0x40) ? 16 : 8;
+	if (h & 0x80) {
+		/* v7.3: per-slab bits, s->size read from the cache */
+		l.in_object_bit = 32 * 8 + 32;
+		l.needs_objcg_bit = 32 * 8 + 33;
+		l.off_cache_size = 24;
+		l.codetag = (h >> 5) & 1;
+	}
 	data++;
 	size--;
 	m.d = data;

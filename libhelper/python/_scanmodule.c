@@ -165,6 +165,10 @@ static int layout_from(PyObject *dec, struct mz_layout *l)
 	OPT("w_cache", l->off_cache, 8);
 	OPT("stride_off", l->stride_off, 1);
 	U64("ext_size", l->ext_size);
+	OPT("needs_objcg_bit", l->needs_objcg_bit, 1);
+	OPT("in_object_bit", l->in_object_bit, 1);
+	OPT("cache_size_off", l->off_cache_size, 1);
+	U64("codetag", l->codetag);
 	ob = PyObject_GetAttrString(dec, "objects_bits");
 	if (!ob)
 		return -1;
@@ -319,7 +323,8 @@ static PyObject *result_dict(struct mz_result *r, PyObject *names)
 		} else {
 			char where[96];
 
-			snprintf(where, sizeof(where), "slab object vector of slab 0x%llx",
+			snprintf(where, sizeof(where), f->kind == MZ_FAULT_CACHE ?
+				 "kmem_cache of slab 0x%llx" : "slab object vector of slab 0x%llx",
 				 (unsigned long long)f->slab);
 			t = Py_BuildValue("(ssK)", where, f->msg, f->addr);
 		}

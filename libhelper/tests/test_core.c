@@ -128,6 +128,70 @@ static void run(struct mz_result *r, int threads, const uint64_t *owners, size_t
 	ck_assert_int_eq(mz_scan(&l, BASE, rd, &range, 1, &o, r), 0);
 }
 
+static void run_layout(struct mz_result *r, const struct mz_layout *l)
+{
+	struct mz_reader rd = { fake_read, fake_err, NULL };
+	struct mz_range range = { 0, NPAGES };
+	struct mz_scan_opts o = { NULL, 0, 1, 1 };
+
+	ck_assert_int_eq(mz_result_init(r), 0);
+	ck_assert_int_eq(mz_scan(l, BASE, &rd, &range, 1, &o, r), 0);
+}
+
+/* v7.3: obj_exts_needs_objcg / obj_exts_in_object bits in the slab's
+ * counters word (after frozen), no stride member. */
+START_TEST(test_obj_exts_bits)
+{
+	const uint64_t O = 0xffff888000500000ull, P = 0xffff888000700000ull;
+	const uint64_t cache = VEC + 2048;
+	const uint32_t in_obj = 32 * 8 + 32, needs = 32 * 8 + 33;
+	struct mz_layout l;
+	struct mz_result r;
+	uint32_t size = 24;
+
+	layout61(&l);
+	l.in_object_bit = in_obj;
+	l.needs_objcg_bit = needs;
+	l.off_cache_size = 12;
+	l.codetag = 1;
+	fill();
+	put(pg(7), 8, cache);
+	memcpy(vecmem + 2048 + 12, &size, 4);
+	put(vecmem, 0, O);
+	put(vecmem, 8, P);	/* a codetag ref with 2-element extensions */
+	put(vecmem, 16, O);
+	put(vecmem, 24, P);
+	put(vecmem, 32, P);
+	/* needs_objcg clear: no objcg elements, nothing read or counted */
+	run_layout(&r, &l);
+	ck_assert_uint_eq(r.slabs_with_vector, 0);
+	ck_assert_uint_eq(r.slab_objects.len, 0);
+	mz_result_free(&r);
+	/* objcg + codetag: 16 bytes per object -> O, O, P */
+	put(pg(7), 32, (uint64_t)3 << 16 | (uint64_t)1 << 33);
+	run_layout(&r, &l);
+	ck_assert_uint_eq(r.slabs_with_vector, 1);
+	ck_assert_uint_eq(mz_tab_find(&r.slab_objects, O, cache, 0)->n[0], 2);
+	ck_assert_uint_eq(mz_tab_find(&r.slab_objects, P, cache, 0)->n[0], 1);
+	mz_result_free(&r);
+	/* in the objects: s->size (24) apart -> O, P, 0 */
+	put(vecmem, 48, 0);
+	put(pg(7), 32, (uint64_t)3 << 16 | (uint64_t)3 << 32);
+	run_layout(&r, &l);
+	ck_assert_uint_eq(mz_tab_find(&r.slab_objects, O, cache, 0)->n[0], 1);
+	ck_assert_uint_eq(mz_tab_find(&r.slab_objects, P, cache, 0)->n[0], 1);
+	mz_result_free(&r);
+	/* an unreadable kmem_cache: one CACHE fault, the slab skipped */
+	put(pg(7), 8, 0xffff888000600000ull);
+	run_layout(&r, &l);
+	ck_assert_uint_eq(r.nfaults, 1);
+	ck_assert_uint_eq(r.faults[0].kind, MZ_FAULT_CACHE);
+	ck_assert_uint_eq(r.faults[0].addr, 0xffff888000600000ull);
+	ck_assert_uint_eq(r.slabs_with_vector, 0);
+	mz_result_free(&r);
+}
+END_TEST
+
 START_TEST(test_classes)
 {
 	struct mz_result r;
@@ -340,6 +404,7 @@ int main(void)
 	tcase_add_test(tc, test_vector_stride);
 	tcase_add_test(tc, test_table_grows);
 	tcase_add_test(tc, test_pcache);
+	tcase_add_test(tc, test_obj_exts_bits);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);	/* sanitizers see everything */

@@ -25,6 +25,9 @@ SERIES = [
     {"name": "6.12", "suites": ["trixie", "trixie-security", "bookworm", "bookworm-security"],
      "abi": r"6\.12\.\d+\+deb1\d-cloud-amd64"},
     {"name": "sid", "suites": ["sid"], "abi": r"\d+\.\d+\.\d+\+deb\d+-cloud-amd64"},
+    # The newest kernel with debug info, wherever it is: trixie-backports had 7.3
+    # (with -dbg) while sid still had 7.2.
+    {"name": "bpo", "suites": ["trixie-backports"], "abi": r"\d+\.\d+\.\d+\+deb13-cloud-amd64"},
 ]
 
 # Modules the guest loads, by name; modprobe resolves their dependencies. Some are
@@ -98,6 +101,14 @@ class Apt:
                              check=True, capture_output=True, text=True).stdout
         return out.split()
 
+    def suites_of(self, pkg):
+        """The suites (codenames, as in the sources list) that carry a package."""
+        out = subprocess.run(["apt-cache", *self.opts, "madison", pkg],
+                             capture_output=True, text=True).stdout
+        # "pkg | version | http://mirror/debian sid/main amd64 Packages"
+        return {f.split("/")[0] for line in out.splitlines() if line.count("|") == 2
+                for f in line.split("|")[2].split()[1:2]}
+
     def download(self, pkg, dest: Path) -> Path:
         dest.mkdir(parents=True, exist_ok=True)
         have = list(dest.glob(f"{glob.escape(pkg)}_*.deb"))
@@ -116,8 +127,11 @@ def version_key(abi):
 
 
 def candidates(apt, series):
+    """ABIs of the series with debug info, newest first: those its own suites carry
+    (sid's and trixie-backports' ABIs look alike)."""
     rx = re.compile(r"linux-image-(" + series["abi"] + r")-dbg$")
-    abis = {m.group(1) for n in apt.pkgnames("linux-image-") if (m := rx.match(n))}
+    abis = {m.group(1) for n in apt.pkgnames("linux-image-") if (m := rx.match(n))
+            and apt.suites_of(n) & set(series["suites"])}
     return sorted(abis, key=version_key, reverse=True)
 
 
