@@ -14,7 +14,7 @@ Everything is a plain dict or dataclass; what cannot be read is None and a
     {'value': 1024, 'unit': 'pages', 'bytes': 4194304, 'flushed': 1024, ...}
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Dict, List, Optional, TypeVar
 
 from drgn import FaultError, Object, Program
@@ -114,7 +114,9 @@ class MemcgState:
     page_size: int = 4096
 
     def to_dict(self) -> Dict[str, Any]:
-        d = asdict(self)
+        # Shallow (not dataclasses.asdict's deep copy): the dicts are this
+        # object's own, built for it.
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["address"] = hex(self.address)
         d["node_stats"] = {str(k): v for k, v in self.node_stats.items()}
         return d
