@@ -114,6 +114,12 @@ def test_memory_stat_matches_truth(case):
     for path, tr in truth.items():
         if tr["scenario"] not in STABLE or path not in dying:
             continue
+        if path.startswith("/mz/bulk/z") and kver(case) >= (6, 0):
+            # zhog reads memory.stat microseconds after its child wrote the
+            # page: rstat flushes only past a threshold of pending updates, so
+            # memory.stat may not show that page yet (checked against the file
+            # sizes instead, in test_pins).
+            continue
         if path.startswith("/mz/bulk/z") and checked > 60:
             continue
         st = memcg_state_info(dying[path], per_node=False)
@@ -254,4 +260,9 @@ def test_every_format(dump):
     if fmt != "d31":
         assert not faults
         assert a.to_dict() == b.to_dict()
-    assert a.css_refcnt == b.css_refcnt
+    if a.css_refcnt is None:
+        # makedumpfile -d 31 dropped the page with the ref's data (6.12+ slab
+        # pages): then it says so, and nothing contradicts the full dump.
+        assert fmt == "d31" and faults
+    else:
+        assert a.css_refcnt == b.css_refcnt

@@ -7,6 +7,13 @@
  *   zhog sockets READYFILE    a UDP socket on 127.0.0.1:7778 with an unread datagram
  *                             sent to itself, and a UNIX stream pair with unread data,
  *                             then sleep: sockets held only by this process's files
+ *   zhog bulk N CG SHM NEG SLAB TRUTH REMOVED
+ *                             N zombies, what samples/scenarios/bulk.sh's loop did
+ *                             with ~10 processes each (minutes per thousand under
+ *                             TCG): per i, mkdir CG/zI; a child joins it, writes
+ *                             "zI" to SHM/zI (one tmpfs page) and looks up SLAB
+ *                             names NEG/zI-K; record the cgroup as mz_record does
+ *                             (JSON line on TRUTH), rmdir, append its path to REMOVED
  *   zhog dentries N PREFIX    look up N names PREFIX0..PREFIX<N-1> that do not exist:
  *                             N negative dentries charged to the caller's memcg (slab
  *                             objects a shell loop would take minutes to make under TCG)
@@ -23,6 +30,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void ready(const char *path)
@@ -140,6 +149,105 @@ static int negative_dentries(long n, const char *prefix)
 	return 0;
 }
 
+static long read_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/* "key value" lines as a JSON object, as lib.sh's kv_json. */
+static void kv_json(FILE *out, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char key[128];
+	long long v;
+	int n = 0;
+
+	fputc('{', out);
+	while (f && fscanf(f, "%127s %lld", key, &v) == 2)
+		fprintf(out, "%s\"%s\":%lld", n++ ? "," : "", key, v);
+	fputc('}', out);
+	if (f)
+		fclose(f);
+}
+
+static int bulk(long n, const char *cg, const char *shm, const char *neg, long slab,
+		const char *truth, const char *removed)
+{
+	FILE *t = fopen(truth, "w"), *rm = fopen(removed, "a");
+	char dir[512], path[1024], file[512];
+
+	if (!t || !rm) {
+		perror("bulk: truth or removed");
+		return 1;
+	}
+	for (long i = 0; i < n; i++) {
+		struct stat st, fst;
+		struct statfs sf;
+		pid_t pid;
+		int status;
+
+		snprintf(dir, sizeof(dir), "%s/z%ld", cg, i);
+		snprintf(file, sizeof(file), "%s/z%ld", shm, i);
+		if (mkdir(dir, 0755)) {
+			perror(dir);
+			return 1;
+		}
+		pid = fork();
+		if (pid == 0) {
+			FILE *p, *f;
+
+			snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+			p = fopen(path, "w");
+			if (!p || fprintf(p, "%d\n", getpid()) < 0 || fclose(p))
+				_exit(1);
+			f = fopen(file, "w");
+			if (!f || fprintf(f, "z%ld\n", i) < 0 || fclose(f))
+				_exit(1);
+			snprintf(path, sizeof(path), "%s/z%ld-", neg, i);
+			_exit(slab > 0 ? negative_dentries(slab, path) : 0);
+		}
+		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status)) {
+			fprintf(stderr, "bulk: child for z%ld failed\n", i);
+			return 1;
+		}
+		if (stat(dir, &st) || stat(file, &fst) || statfs(file, &sf)) {
+			perror("bulk: stat");
+			return 1;
+		}
+		fprintf(t, "{\"kind\":\"cgroup\",\"scenario\":\"bulk\",\"path\":\"/mz/bulk/z%ld\","
+			"\"cgroup_id\":%llu,\"pinner\":\"shmem\",", i, (unsigned long long)st.st_ino);
+		snprintf(path, sizeof(path), "%s/memory.current", dir);
+		fprintf(t, "\"memory_current\":%ld,", read_long(path));
+		snprintf(path, sizeof(path), "%s/memory.swap.current", dir);
+		if (read_long(path) >= 0)
+			fprintf(t, "\"memory_swap_current\":%ld,", read_long(path));
+		else
+			fprintf(t, "\"memory_swap_current\":null,");
+		fprintf(t, "\"memory_stat\":");
+		snprintf(path, sizeof(path), "%s/memory.stat", dir);
+		kv_json(t, path);
+		fprintf(t, ",\"files\":[{\"path\":\"%s\",\"bytes\":%lld,\"fs\":\"%s\"}]}\n", file,
+			(long long)fst.st_size, sf.f_type == 0x01021994 ? "tmpfs" : "other");
+		if (rmdir(dir)) {
+			perror(dir);
+			return 1;
+		}
+		fprintf(rm, "/mz/bulk/z%ld\n", i);
+		fprintf(t, "{\"kind\":\"rmdir\",\"scenario\":\"bulk\",\"path\":\"/mz/bulk/z%ld\"}\n", i);
+		fflush(t);
+	}
+	return fclose(t) || fclose(rm);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "anon"))
@@ -148,9 +256,13 @@ int main(int argc, char **argv)
 		return hog_tcp(atoi(argv[2]), argv[3]);
 	if (argc == 3 && !strcmp(argv[1], "sockets"))
 		return hog_sockets(argv[2]);
+	if (argc == 9 && !strcmp(argv[1], "bulk"))
+		return bulk(atol(argv[2]), argv[3], argv[4], argv[5], atol(argv[6]), argv[7],
+			    argv[8]);
 	if (argc == 4 && !strcmp(argv[1], "dentries"))
 		return negative_dentries(atol(argv[2]), argv[3]);
 	fprintf(stderr, "usage: zhog anon MIB READYFILE | zhog tcp PORT READYFILE | "
-		"zhog sockets READYFILE | zhog dentries N PREFIX\n");
+		"zhog sockets READYFILE | zhog dentries N PREFIX | "
+		"zhog bulk N CG SHM NEG SLAB TRUTH REMOVED\n");
 	return 2;
 }
