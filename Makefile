@@ -77,6 +77,7 @@ fuzz: .stamp-deps
 bench: venv libhelper
 	$(SYS_PY) -m tests.bench.build_large --mem 16384 --slab 1000 --drop elf,d31 >/dev/null
 	$(SYS_PY) -m tests.bench.build_large --mem 8192 --slab 1000 --drop d31 >/dev/null
+	$(SYS_PY) -m tests.bench.build_large --mem 4096 --bulk 100000 --slab 0 --drop elf,d31 >/dev/null
 	PYTHONPATH=$(SYS_PATH) $(SYS_PY) -m tests.bench.bench
 
 clean:

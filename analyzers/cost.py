@@ -129,9 +129,14 @@ def memcg_cost(memcg: Object, faults: Optional[List[Fault]] = None) -> Dict[str,
     prog = memcg.prog_
     lay = layout(prog)
     psize = page_size(prog)
-    cpus = sum(1 for _ in for_each_possible_cpu(prog))
     parts = _Parts(psize)
     where = f"cost of memcg {memcg.value_():#x}"
+    try:
+        cpus: Optional[int] = sum(1 for _ in for_each_possible_cpu(prog))
+    except FaultError as e:
+        # Per-CPU parts are then skipped (each step faults on cpus=None).
+        faults.append(Fault(where, f"possible CPUs: {e}", None))
+        cpus = None
 
     def step(what: str, fn) -> None:
         try:

@@ -27,6 +27,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 
@@ -226,6 +227,48 @@ def run_child(rec, fmt, what, max_wait=0):
     return out
 
 
+# -- scale: a 100,000-zombie guest --------------------------------------------
+
+SCALE = (4096, 100_000)  # guest MiB, bulk zombies (tests/bench/build_large.py)
+
+
+def scale_case():
+    from tests.bench.build_large import bench_root
+
+    for meta in sorted((bench_root(SCALE[0]) / "cases").glob("*/case.json")):
+        rec = json.loads(meta.read_text())
+        if rec.get("bulk") == SCALE[1] and "kdump" in rec["vmcores"]:
+            return rec
+    return None
+
+
+def scale(rec):
+    """The whole CLI on the 100k-zombie vmcore, in a process of its own: time,
+    peak RSS, and the dying set compared with the guest's by cgroup id."""
+    cmd = [sys.executable, "-m", "memcg_zombies.cli", "-c", rec["vmcores"]["kdump"],
+           "-s", rec["vmlinux"], "--format", "json"]
+    with tempfile.TemporaryFile("w+") as out:
+        t = time.monotonic()
+        p = subprocess.Popen(cmd, stdout=out)
+        # wait4: this child's own rusage (RUSAGE_CHILDREN would be the max
+        # over every measurement so far).
+        _, status, ru = os.wait4(p.pid, 0)
+        seconds = time.monotonic() - t
+        if status:
+            raise SystemExit(f"scale run failed: status {status}")
+        out.seek(0)
+        stdout = out.read()
+    rss = ru.ru_maxrss / 1024
+    report = json.loads(stdout)
+    truth = json.loads(open(rec["truth"]).read())
+    want = {c["cgroup_id"] for c in truth["cgroups"].values() if c.get("dying")}
+    got = {m["cgroup_id"] for m in report["memcgs"] if m["state"] == "dying"}
+    explained = sum(1 for z in report["zombies"] if z["unexplained_refs"] == 0)
+    return {"seconds": seconds, "rss_mib": rss, "zombies": len(report["zombies"]),
+            "dying_equal": got == want, "want": len(want), "explained": explained,
+            "faults": len(report["faults"])}
+
+
 # -- the table ----------------------------------------------------------------
 
 def measure(rec, fmt, what, repeat, max_wait=0):
@@ -327,6 +370,18 @@ def main(argv=None):
               f"{s['units'] / best_c:,.0f} obj/s = {naive_total / best_c:.0f}x "
               f"(peak RSS {s['rss_mib']:.0f} MiB)", flush=True)
         assert same, "naive and C slab attribution differ"
+    rec = scale_case()
+    if rec and not args.only:
+        wait_idle(args.wait_idle)
+        r = scale(rec)
+        ok &= r["dying_equal"]
+        print(f"== scale: {SCALE[1]:,}-zombie {SCALE[0]} MiB guest, kdump "
+              f"({os.path.getsize(rec['vmcores']['kdump']) >> 20} MiB): the whole CLI "
+              f"(--format json) in {r['seconds']:.0f} s ({r['zombies'] / r['seconds']:,.0f} "
+              f"zombies/s), peak RSS {r['rss_mib']:.0f} MiB; {r['zombies']:,} zombies, dying set "
+              f"{'equals' if r['dying_equal'] else 'DIFFERS from'} the guest's ({r['want']:,} "
+              f"cgroup ids), {r['explained']:,} with every css ref explained, "
+              f"{r['faults']} faults", flush=True)
     print("# peak RSS: getrusage(RUSAGE_SELF).ru_maxrss of the process that ran the "
           "measurement (open + debug info + one analysis), max over runs; others: CPUs "
           "busy with other processes meanwhile (max over runs)")
