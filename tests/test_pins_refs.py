@@ -176,4 +176,8 @@ def test_filtered_dump(case):
     for name in ("swap", "sockets", "writeback"):
         for path, found in pins[name].items():
             if path in full[name]:
-                assert [p["count"] for p in found] == [p["count"] for p in full[name][path]]
+                # What the filtered dump shows is in the full one; less only when
+                # pages were excluded (a socket's file or fd table, say).
+                want = sorted((p["what"], p["count"]) for p in full[name][path])
+                got = sorted((p["what"], p["count"]) for p in found)
+                assert got == want or (faults and set(got) <= set(want)), (path, got, want)
