@@ -87,7 +87,9 @@ class _Parts:
         self.parts.append({"name": name, "raw_bytes": raw, "count": 1, "bytes": raw,
                            "how": how})
 
-    def percpu(self, name: str, raw: int, cpus: int, count: int = 1) -> None:
+    def percpu(self, name: str, raw: int, cpus: Optional[int], count: int = 1) -> None:
+        if cpus is None:
+            return  # the possible-CPU mask was unreadable (one fault says so)
         self.parts.append({"name": name, "raw_bytes": raw * cpus * count, "count": count,
                            "bytes": raw * cpus * count, "how": f"per-CPU x {cpus}"})
 
@@ -134,7 +136,7 @@ def memcg_cost(memcg: Object, faults: Optional[List[Fault]] = None) -> Dict[str,
     try:
         cpus: Optional[int] = sum(1 for _ in for_each_possible_cpu(prog))
     except FaultError as e:
-        # Per-CPU parts are then skipped (each step faults on cpus=None).
+        # Per-CPU parts are then left out.
         faults.append(Fault(where, f"possible CPUs: {e}", None))
         cpus = None
 

@@ -5,7 +5,7 @@ large guest must not live in the main cache: each size gets its own cache root
 (MZ_CACHE), sharing the extracted kernels with the main one through a symlink.
 
     python3 -m tests.bench.build_large --mem 16384 [--kernel 6.1] [--bulk 1000] [--slab 1000]
-        [--drop elf,d31]
+        [--formats kdump,lzo] [--drop elf,d31]
 
 Prints the case record (JSON) on stdout. A 16 GiB guest boots in ~30 s under TCG;
 its ELF dump is 17 GB, so `--drop elf` deletes dumps the benchmark will not read.
@@ -31,6 +31,9 @@ def main(argv=None):
     ap.add_argument("--slab", type=int, default=1000,
                     help="negative dentries per bulk zombie: charged slab objects for the "
                          "slab attribution benchmark (1,000 x 1,000 = 1 M objects)")
+    ap.add_argument("--formats", default=",".join(["kdump", "elf", "d31"]),
+                    help="dumps to make: kdump, elf, d31 (makedumpfile -c -d 31), "
+                         "lzo (makedumpfile -l -d 31, RHEL's default)")
     ap.add_argument("--drop", default="", help="dump formats to delete after the build")
     args = ap.parse_args(argv)
 
@@ -47,7 +50,7 @@ def main(argv=None):
 
     from tests.testbed import build, kernels
     kernel = kernels.ensure(args.kernel)
-    rec = build.build_case(kernel, args.bulk, args.mem, args.slab)
+    rec = build.build_case(kernel, args.bulk, args.mem, args.slab, args.formats.split(","))
     for fmt in filter(None, args.drop.split(",")):
         p = rec["vmcores"].pop(fmt, None)
         if p and os.path.exists(p):

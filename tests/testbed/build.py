@@ -46,8 +46,10 @@ def _key(extra):
     return cache.digest(initramfs.inputs() + [Path(dumps.__file__)], extra)
 
 
-def case_key(kernel, bulk, mem, slab=0):
+def case_key(kernel, bulk, mem, slab=0, formats=FORMATS):
     extra = f" slab={slab}" if slab else ""
+    if list(formats) != FORMATS:
+        extra += f" formats={','.join(formats)}"
     return _key(f"{kernel['abi']} bulk={bulk} mem={mem}{extra} {','.join(SCENARIOS)}")
 
 
@@ -125,18 +127,18 @@ def _boot_and_dump(kernel, d: Path, cmdline, mem, timeout, formats):
                 dumps.fix_kdump_header(dest)
             elif fmt == "elf":
                 dumps.fix_elf_header(g.dump(dest, "elf"))
-            elif fmt == "d31":
+            elif fmt in ("d31", "lzo"):
                 # makedumpfile cannot filter the paging ELF (it fails to validate
                 # mem_section through its overlapping virtual segments): give it a
-                # physical-only ELF.
+                # physical-only ELF, made once per boot.
                 phys = work / "phys.elf"
-                g.qmp.cmd("dump-guest-memory", paging=False, protocol=f"file:{phys}")
-                dumps.fix_elf_header(phys)
+                if not phys.exists():
+                    g.qmp.cmd("dump-guest-memory", paging=False, protocol=f"file:{phys}")
+                    dumps.fix_elf_header(phys)
                 try:
-                    dumps.filtered(phys, dest)
+                    dumps.filtered(phys, dest, compress="-c" if fmt == "d31" else "-l")
                 except RuntimeError as e:
                     errors[fmt] = str(e)
-                phys.unlink()
             timings[f"{fmt}_s"] = round(time.monotonic() - t, 1)
     finally:
         g.kill()
@@ -159,9 +161,10 @@ def _cached(parent: Path, prefix: str, key: str):
     return d, None
 
 
-def build_case(kernel, bulk=DEFAULT_BULK, mem=DEFAULT_MEM, slab=0):
-    """`slab`: negative dentries each bulk zombie leaves behind (benchmarks)."""
-    key = case_key(kernel, bulk, mem, slab)
+def build_case(kernel, bulk=DEFAULT_BULK, mem=DEFAULT_MEM, slab=0, formats=FORMATS):
+    """`slab`: negative dentries each bulk zombie leaves behind; `formats`: FORMATS
+    and "lzo" (`makedumpfile -l -d 31`), for benchmarks."""
+    key = case_key(kernel, bulk, mem, slab, formats)
     d, rec = _cached(cache.path("cases"), kernel["abi"], key)
     if rec:
         return rec
@@ -169,11 +172,11 @@ def build_case(kernel, bulk=DEFAULT_BULK, mem=DEFAULT_MEM, slab=0):
     log(f"{kernel['abi']}: booting ({mem} MiB, {bulk} bulk zombies)")
     truth, timings, errors = _boot_and_dump(
         kernel, d, f"mz.scenarios={','.join(SCENARIOS)} mz.bulk={bulk} mz.slab={slab}", mem,
-        timeout=300 + bulk * 0.5 + bulk * slab * 1e-4, formats=FORMATS)
+        timeout=300 + bulk * 0.5 + bulk * slab * 1e-4, formats=formats)
     rec = {"key": key, "kernel": kernel["series"], "abi": kernel["abi"],
            "release": truth["guest"]["release"], "vmlinux": kernel["vmlinux"],
            "bulk": bulk, "slab": slab, "mem_mb": mem, "truth": str(d / "truth.json"),
-           "vmcores": {f: str(d / f"vmcore.{f}") for f in FORMATS if (d / f"vmcore.{f}").exists()},
+           "vmcores": {f: str(d / f"vmcore.{f}") for f in formats if (d / f"vmcore.{f}").exists()},
            "errors": errors, "timings": timings}
     (d / "case.json").write_text(json.dumps(rec, indent=2))
     log(f"{kernel['abi']}: case built in {time.monotonic() - t0:.0f} s {timings}")
