@@ -13,7 +13,7 @@ from memcg_zombies.cli import open_program
 from memcg_zombies.pinners import Context, bpf, children, sockets, stock, swap, writeback
 from memcg_zombies.report import Fault
 from tests.conftest import truth_of
-from tests.expect import kver
+from tests.expect import kver, swap_window
 
 _PROGRAMS = {}
 _PINS = {}
@@ -107,20 +107,20 @@ def test_task_sockets(case):
 
 
 def test_swap_entries(case):
-    """Swap entries recorded for the swap zombie match memory.swap.current. The
-    truth was read before rmdir; afterwards entries can only go away (swap-in,
-    swap cache reclaim), never be added (swap-out after offline records the
-    nearest online ancestor), so entries <= truth, and at most 1% fewer. Each
-    entry holds one id ref, so id.ref == entries."""
+    """Swap entries recorded for the swap zombie match memory.swap.current read
+    before rmdir: at most 1% fewer (swap-in, swap cache reclaim), more only by
+    pages still resident then (expect.swap_window). Each entry holds one id ref,
+    so id.ref == entries."""
     path = "/mz/swap/leaf"
     if not _dying(case, path):
         pytest.skip("swap zombie freed on this kernel")
-    truth = truth_of(case)["cgroups"][path]["memory_swap_current"] // 4096
+    c = truth_of(case)["cgroups"][path]
+    truth = c["memory_swap_current"] // 4096
     pins = pins_of(case, "kdump")[0]["swap"].get(path, [])
     assert len(pins) == 1, pins
     pin = pins[0]
     assert pin["unit"] == "entries" and pin["css_refs"] == 1 and pin["detail"]["on_swap"]
-    assert truth * 0.99 <= pin["count"] <= truth, (pin["count"], truth)
+    assert truth * 0.99 <= pin["count"] <= truth + swap_window(c), (pin["count"], truth)
     assert pin["detail"]["id_ref"] == pin["count"]
     assert pin["bytes"] == pin["count"] * 4096
 

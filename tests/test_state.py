@@ -19,7 +19,7 @@ from memcg_zombies.layout import layout
 from memcg_zombies.reparent import memcg_reparenting
 from memcg_zombies.state import LRU_LIST_ITEMS, memcg_state_info
 from tests.conftest import truth_of
-from tests.expect import kver
+from tests.expect import kver, swap_window
 
 PAGE = 4096
 _PROGS = {}
@@ -170,8 +170,10 @@ def test_swap_zombie(case):
     assert st.in_id_table is True and st.memcg_id > 0
     assert st.memcg_id_ref >= 1
     assert st.memcg_id_ref == swap["usage"] == _value(st, "MEMCG_SWAP")
-    assert swap["watermark"] * PAGE == tr["memory_swap_current"]
-    assert swap["usage"] * PAGE <= tr["memory_swap_current"]
+    # The most it ever held is what the guest read, or more by late swap-outs.
+    swapped = tr["memory_swap_current"] // PAGE
+    assert swapped <= swap["watermark"] <= swapped + swap_window(tr)
+    assert swap["usage"] <= swap["watermark"]
     others = [s for p, s in ((p, memcg_state_info(x, per_node=False))
                              for p, x in _memcgs(case).items() if p != "/mz/swap/leaf"
                              and not p.startswith("/mz/bulk/z"))]
