@@ -20,7 +20,7 @@ from memcg_zombies import __version__
 from memcg_zombies.cgroups import memcg_report
 from memcg_zombies.cost import memcg_cost
 from memcg_zombies.pinners import Context, collect
-from memcg_zombies.pins import explain, held_bytes, sort_pins, verdict
+from memcg_zombies.pins import explain, held_by, held_bytes, sort_pins, verdict
 from memcg_zombies.reparent import memcg_reparenting
 from memcg_zombies.report import Fault, MemcgEntry, Report, Source, Zombie
 from memcg_zombies.state import memcg_state_info
@@ -75,7 +75,7 @@ def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = Tru
         report.source.scanner = how["engine"]
         report.source.scan = how
 
-    walked: Dict[int, object] = {}  # lists shared between zombies, walked once
+    walked: Dict[object, object] = {}  # lists shared between zombies, walked once
     for e in dying:
         memcg = zombies[e.address]
         z = Zombie(e, pins=[p.to_dict() for p in sort_pins(found.get(e.address, []))])
@@ -97,6 +97,8 @@ def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = Tru
     s.pinned_bytes = sum(z.pinned_bytes for z in report.zombies)
     s.swap_bytes = sum(z.swap_bytes for z in report.zombies)
     s.cost_bytes = sum(z.cost.get("total_bytes", 0) or 0 for z in report.zombies)
+    s.held_by = held_by((found.get(z.entry.address, []), z.unexplained_refs)
+                        for z in report.zombies)
     s.faults = len(faults)
     return report
 

@@ -54,7 +54,7 @@ import drgn  # noqa: E402
 
 from memcg_zombies.analysis import analyze, source_for  # noqa: E402
 from memcg_zombies.cgroups import MemcgUnavailable  # noqa: E402
-from memcg_zombies.render import render_json, render_markdown, render_text  # noqa: E402
+from memcg_zombies.render import render_markdown, render_text, write_json  # noqa: E402
 from memcg_zombies.report import Fault  # noqa: E402
 
 __all__ = ("main", "open_program", "check_debug_info", "CliError")
@@ -342,7 +342,8 @@ def main(argv=None, prog: "drgn.Program | None" = None) -> int:
                                                     "beyond the end of the file cannot be read"))
             report.summary.faults = len(report.faults)
         if args.format == "json":
-            out = render_json(report)
+            write_json(report, sys.stdout)
+            out = ""
         elif args.format == "markdown":
             out = render_markdown(report, top=args.top)
         else:

@@ -16,11 +16,11 @@ orders); per-CPU parts are size x possible CPUs, not rounded.
     41216
 """
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from drgn import FaultError, Object, Program, TypeKind, sizeof
-from drgn.helpers.linux.cpumask import for_each_possible_cpu
 
+from memcg_zombies.cpus import possible_cpus
 from memcg_zombies.layout import layout
 from memcg_zombies.report import Fault
 from memcg_zombies.state import nodeinfo, page_size
@@ -55,21 +55,38 @@ def _size(prog: Program, type_name: str) -> Optional[int]:
         return None
 
 
-def _pointee_size(ptr: Object) -> int:
-    return sizeof(ptr.type_.type)
+# (id(prog), part) -> (prog, value): a part's type is the same for every memcg,
+# and drgn takes microseconds to size a large struct (100,000 zombies ask ~10
+# times each). The program is kept so that its id is not reused.
+_sizes: Dict[Tuple[int, str], Tuple[Program, Tuple[int, int]]] = {}
 
 
-def _flex_tail(obj_type, count: int) -> int:
-    # Bytes of a trailing flexible array member for count elements.
+def _sized(ptr: Object, part: str) -> Tuple[int, int]:
+    """(sizeof *ptr, element size of its trailing flexible array or 0)."""
+    prog = ptr.prog_
+    hit = _sizes.get((id(prog), part))
+    if hit is None or hit[0] is not prog:
+        t = ptr.type_.type
+        hit = _sizes[(id(prog), part)] = (prog, (sizeof(t), _flex_elem(t)))
+    return hit[1]
+
+
+def _pointee_size(ptr: Object, part: str) -> int:
+    return _sized(ptr, part)[0]
+
+
+def _flex_elem(obj_type) -> int:
+    # Element size of a trailing flexible array member, 0 if there is none.
     t = obj_type
     while t.kind == TypeKind.TYPEDEF:
         t = t.type
-    last = t.members[-1]
-    mt = last.type
+    if t.kind not in (TypeKind.STRUCT, TypeKind.UNION) or not t.members:
+        return 0
+    mt = t.members[-1].type
     while mt.kind == TypeKind.TYPEDEF:
         mt = mt.type
     if mt.kind == TypeKind.ARRAY and not mt.length:
-        return sizeof(mt.type) * count
+        return sizeof(mt.type)
     return 0
 
 
@@ -101,7 +118,7 @@ def _percpu_ref_parts(parts: _Parts, name: str, ref: Object, cpus: int) -> None:
     if ref.percpu_count_ptr.value_() & ~3:
         parts.percpu(f"{name} per-CPU counter", sizeof(ref.prog_.type("unsigned long")), cpus)
     if lay.percpu_ref_data and ref.data.value_():
-        parts.kmalloc(f"{name} percpu_ref_data", _pointee_size(ref.data))
+        parts.kmalloc(f"{name} percpu_ref_data", _pointee_size(ref.data, "percpu_ref_data"))
 
 
 def _percpu_member(parts: _Parts, name: str, obj: Object, member: str, cpus: int) -> None:
@@ -109,7 +126,7 @@ def _percpu_member(parts: _Parts, name: str, obj: Object, member: str, cpus: int
     # check that the member exists on this kernel (layout.py).
     ptr = getattr(obj, member)
     if ptr.value_():
-        parts.percpu(name, _pointee_size(ptr), cpus)
+        parts.percpu(name, _pointee_size(ptr, name), cpus)
 
 
 def _cgroup_removed(memcg: Object) -> bool:
@@ -134,7 +151,7 @@ def memcg_cost(memcg: Object, faults: Optional[List[Fault]] = None) -> Dict[str,
     parts = _Parts(psize)
     where = f"cost of memcg {memcg.value_():#x}"
     try:
-        cpus: Optional[int] = sum(1 for _ in for_each_possible_cpu(prog))
+        cpus: Optional[int] = len(possible_cpus(prog))
     except FaultError as e:
         # Per-CPU parts are then left out.
         faults.append(Fault(where, f"possible CPUs: {e}", None))
@@ -152,9 +169,9 @@ def memcg_cost(memcg: Object, faults: Optional[List[Fault]] = None) -> Dict[str,
         nonlocal pns
         pns = nodeinfo(memcg)
         nr_nodes = prog["nr_node_ids"].value_()
-        mc = memcg.type_.type
+        size, elem = _sized(memcg, "memcg")
         # mem_cgroup_alloc(): kzalloc(struct_size(memcg, nodeinfo, nr_node_ids))
-        parts.kmalloc("struct mem_cgroup", sizeof(mc) + _flex_tail(mc, nr_nodes),
+        parts.kmalloc("struct mem_cgroup", size + elem * nr_nodes,
                       how=f"kmalloc, with nodeinfo[{nr_nodes}]" if lay.nodeinfo_flexible
                       else "kmalloc")
 
@@ -168,17 +185,18 @@ def memcg_cost(memcg: Object, faults: Optional[List[Fault]] = None) -> Dict[str,
         for name in lay.pn_percpu_stats:
             if pns:
                 parts.percpu(f"mem_cgroup_per_node.{name}",
-                             _pointee_size(getattr(pns[0][1], name)), cpus, count=len(pns))
+                             _pointee_size(getattr(pns[0][1], name), f"pn.{name}"), cpus,
+                             count=len(pns))
 
     def stats() -> None:
         for name in lay.memcg_percpu_stats:
-            parts.percpu(f"mem_cgroup.{name}", _pointee_size(getattr(memcg, name)), cpus)
+            parts.percpu(f"mem_cgroup.{name}", _pointee_size(getattr(memcg, name), name), cpus)
         if lay.vmstats == "rstat_ptr":
-            parts.kmalloc("struct memcg_vmstats", _pointee_size(memcg.vmstats))
+            parts.kmalloc("struct memcg_vmstats", _pointee_size(memcg.vmstats, "vmstats"))
         if lay.vmstats == "atomic_stat":
-            parts.percpu("mem_cgroup.stat_cpu", _pointee_size(memcg.stat_cpu), cpus)
+            parts.percpu("mem_cgroup.stat_cpu", _pointee_size(memcg.stat_cpu, "stat_cpu"), cpus)
         if lay.vmstats == "percpu":
-            parts.percpu("mem_cgroup.stat", _pointee_size(memcg.stat), cpus)
+            parts.percpu("mem_cgroup.stat", _pointee_size(memcg.stat, "stat"), cpus)
 
     def css_ref() -> None:
         _percpu_ref_parts(parts, "css.refcnt", memcg.css.refcnt, cpus)
@@ -202,9 +220,9 @@ def memcg_cost(memcg: Object, faults: Optional[List[Fault]] = None) -> Dict[str,
         if not _cgroup_removed(memcg):
             return
         cgrp = memcg.css.cgroup
-        ct = cgrp.type_.type
+        size, elem = _sized(cgrp, "cgroup")
         # cgroup_create(): kzalloc(struct_size(cgrp, ancestors, level + 1))
-        parts.kmalloc("struct cgroup", sizeof(ct) + _flex_tail(ct, cgrp.level.value_() + 1))
+        parts.kmalloc("struct cgroup", size + elem * (cgrp.level.value_() + 1))
         _percpu_ref_parts(parts, "cgroup self css.refcnt", cgrp.self.refcnt, cpus)
         # rstat per-CPU state: on the cgroup up to v6.18, on each css plus
         # cgroup.rstat_base_cpu since v6.19 (reference section 4).
@@ -214,7 +232,7 @@ def memcg_cost(memcg: Object, faults: Optional[List[Fault]] = None) -> Dict[str,
             _percpu_member(parts, "cgroup self css.rstat_cpu", cgrp.self, "rstat_cpu", cpus)
         kn = cgrp.kn.read_()
         if kn:
-            parts.slab("struct kernfs_node", _pointee_size(kn), "kernfs_node_cache object")
+            parts.slab("struct kernfs_node", _pointee_size(kn, "kn"), "kernfs_node_cache object")
             # kernfs_new_node(): kstrdup_const(name)
             parts.kmalloc("kernfs_node name", len(kn.name.string_()) + 1)
 

@@ -18,9 +18,9 @@ The low two bits of ``percpu_count_ptr`` are ``__PERCPU_REF_ATOMIC`` and
 from typing import NamedTuple, Optional
 
 from drgn import Object
-from drgn.helpers.linux.cpumask import for_each_possible_cpu
 from drgn.helpers.linux.percpu import per_cpu_ptr
 
+from memcg_zombies.cpus import possible_cpus
 from memcg_zombies.layout import layout
 
 __all__ = (
@@ -116,6 +116,6 @@ def percpu_ref_read(ref: Object, sum_percpu: bool = True) -> PercpuRef:
         return PercpuRef(None, atomic, dead, mode)
     percpu = Object(ref.prog_, "unsigned long *", ptr & ~_FLAG_MASK)
     total = count - bias
-    for cpu in for_each_possible_cpu(ref.prog_):
+    for cpu in possible_cpus(ref.prog_):
         total += per_cpu_ptr(percpu, cpu)[0].value_()
     return PercpuRef(_signed(total, bits), atomic, dead, mode)

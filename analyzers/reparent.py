@@ -226,11 +226,11 @@ def _objcgs_on(ancestor: Object, objcg_list: Object, max_steps: int,
         except FaultError as e:
             faults.append(Fault(where, str(e), objcg.value_()))
     return {"count": len(addrs), "pointing_to_ancestor": pointing, "dead": dead,
-            "listed": [_hex(a) for a in addrs[:MAX_LISTED]], "addresses": addrs}
+            "listed": [_hex(a) for a in addrs[:MAX_LISTED]], "addresses": frozenset(addrs)}
 
 
 def objcg_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS,
-                  cache: Optional[Dict[int, Dict[str, Any]]] = None) -> Verdict:
+                  cache: Optional[Dict[Any, Any]] = None) -> Verdict:
     """
     v5.9..v7.0: memcg_reparent_objcgs() set ``memcg->objcg`` to NULL, pointed
     every objcg on the memcg's list at the parent and spliced them onto the
@@ -277,7 +277,7 @@ def objcg_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS
     # head is stale after the splice, so never walk it).
     if anc_lists:
         total = {"count": 0, "pointing_to_ancestor": 0, "dead": 0, "listed": []}
-        mine = set()
+        mine = []  # the lists' address sets, shared through the cache: never copied
         for h in anc_lists:
             # Siblings share the ancestor: walk each list once per report (1,000
             # zombies under one parent would otherwise read 10^6 objcgs).
@@ -290,12 +290,12 @@ def objcg_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS
             for k in ("count", "pointing_to_ancestor", "dead"):
                 total[k] += got[k]
             total["listed"] += got["listed"]
-            mine.update(got["addresses"])
+            mine.append(got["addresses"])
         total["listed"] = total["listed"][:MAX_LISTED]
         if lay.orig_objcg:
             origs = [int(d["orig_objcg"]["address"], 16) for d in per.values()
                      if d.get("orig_objcg")]
-            total["orig_objcg_on_ancestor_list"] = sum(a in mine for a in origs)
+            total["orig_objcg_on_ancestor_list"] = sum(any(a in m for m in mine) for a in origs)
         ev["ancestor_objcg_list"] = total
 
     n = len(holders)
@@ -330,7 +330,8 @@ def _long_min(prog: Program) -> int:
     return -(1 << (prog.type("long").size * 8 - 1))
 
 
-def list_lru_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS) -> Verdict:
+def list_lru_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS,
+                     cache: Optional[Dict[Any, Any]] = None) -> Verdict:
     """
     Up to v6.12 offline rewrote ``kmemcg_id`` of the memcg and its
     descendants to the parent's and spliced the lists (v6.1+: and erased the
@@ -348,7 +349,12 @@ def list_lru_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_ST
     anc = _ancestor(memcg)
     anc_kid = None if anc is None else anc.kmemcg_id.value_()
     ident = memcg_private_id(memcg)
-    lrus = _memcg_lrus(prog, max_steps, faults)
+    # One global list for every memcg of a report: walked once.
+    lrus = cache.get("memcg_aware_lrus") if cache is not None else None
+    if lrus is None:
+        lrus = _memcg_lrus(prog, max_steps, faults)
+        if cache is not None:
+            cache["memcg_aware_lrus"] = lrus
     ev: Dict[str, Any] = {"kmemcg_id": kid, "ancestor_kmemcg_id": anc_kid,
                           "memcg_id": ident["id"], "memcg_aware_lrus": len(lrus),
                           "era": "dead marker (v6.13+)" if lay.list_lru_dead_marker
@@ -483,18 +489,19 @@ def _guard(mech: str, faults: List[Fault], memcg: Object, fn, *args) -> Verdict:
 
 def memcg_reparenting(memcg: Object, faults: Optional[List[Fault]] = None,
                       max_steps: int = MAX_STEPS,
-                      cache: Optional[Dict[int, Any]] = None) -> List[Verdict]:
+                      cache: Optional[Dict[Any, Any]] = None) -> List[Verdict]:
     """
     One :class:`Verdict` per mechanism for a dying ``struct mem_cgroup *``. Pass
     the same ``cache`` dict for every memcg of one report: lists shared by siblings
-    (an ancestor's objcg_list) are then walked once.
+    (an ancestor's objcg_list, the global list of memcg-aware lrus) are then
+    walked once.
     """
     if faults is None:
         faults = []
     return [
         _guard("kmem_caches", faults, memcg, kmem_caches_verdict, max_steps),
         _guard("objcg", faults, memcg, objcg_verdict, max_steps, cache),
-        _guard("list_lru", faults, memcg, list_lru_verdict, max_steps),
+        _guard("list_lru", faults, memcg, list_lru_verdict, max_steps, cache),
         _guard("lru_folios", faults, memcg, lru_folios_verdict),
         _guard("deferred_split", faults, memcg, deferred_split_verdict),
     ]

@@ -156,6 +156,8 @@ class Summary:
     pinned_bytes: Optional[int] = None
     swap_bytes: Optional[int] = None
     cost_bytes: Optional[int] = None
+    #: pins.held_by(): per kind of pin, the dying memcgs it holds (alone) and how much.
+    held_by: List[Dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Dict, List, Optional, TypeVar
 
 from drgn import FaultError, Object, Program
-from drgn.helpers.linux.cpumask import for_each_possible_cpu
 from drgn.helpers.linux.idr import idr_find
 from drgn.helpers.linux.percpu import per_cpu_ptr
 from drgn.helpers.linux.xarray import xa_load
 
+from memcg_zombies.cpus import possible_cpus
 from memcg_zombies.layout import layout
 from memcg_zombies.percpu_ref import percpu_ref_read
 from memcg_zombies.report import Fault
@@ -278,7 +278,7 @@ def _percpu_delta(percpu: Object, cur: str, prev: Optional[str], slot: int) -> i
     # Sum over possible CPUs of the per-CPU part not yet in the shared
     # counters: cur - prev (rstat) or the batched cur (atomic eras).
     total = 0
-    for cpu in for_each_possible_cpu(percpu.prog_):
+    for cpu in possible_cpus(percpu.prog_):
         pc = per_cpu_ptr(percpu, cpu)
         v = getattr(pc, cur)[slot].value_()
         if prev is not None:

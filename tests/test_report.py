@@ -80,3 +80,40 @@ def test_drgn_script(case):
     t = truth_of(case)
     ids = {m["cgroup_id"] for m in report["memcgs"] if m["state"] == "dying"}
     assert {c["cgroup_id"] for c in t["cgroups"].values() if c.get("dying")} <= ids
+
+
+def _holding_kinds(z):
+    kinds = {p["kind"] for p in z["pins"] if p["css_refs"] > 0}
+    return kinds | ({"unexplained"} if (z["unexplained_refs"] or 0) > 0 else set())
+
+
+def test_held_by(case):
+    """The summary's "what holds them", per kind of pin, against the guest: sockets
+    hold exactly the tcp and sock leaves the guest saw dying, child css exactly the
+    dying cgroups with a dying child, and every bulk zombie (one tmpfs page and
+    nothing else) is held by shmem alone. Each row adds up the zombies' own pins."""
+    report = _json((case, "kdump"))
+    rows = {r["kind"]: r for r in report["summary"]["held_by"]}
+    zombies = report["zombies"]
+    for kind, r in rows.items():
+        held = [z for z in zombies if kind in _holding_kinds(z)]
+        assert r["memcgs"] == len(held), kind
+        assert r["alone"] == sum(1 for z in held if _holding_kinds(z) == {kind}), kind
+        if kind != "unexplained":
+            assert r["bytes"] == sum(p["bytes"] for z in held for p in z["pins"]
+                                     if p["kind"] == kind and p["css_refs"] > 0), kind
+    t = truth_of(case)
+    dying = {c["path"] for c in t["cgroups"].values() if c.get("dying")}
+    n = lambda kind: rows[kind]["memcgs"] if kind in rows else 0  # noqa: E731
+    assert n("socket") == len(dying & {"/mz/tcp/leaf", "/mz/sock/leaf"})
+    assert n("child") == sum(1 for p in dying if any(q.rsplit("/", 1)[0] == p for q in dying))
+    bulk = {p for p in dying if p.startswith("/mz/bulk/")}
+    if bulk:
+        alone = {z["path"] for z in zombies if _holding_kinds(z) == {"shmem"}}
+        assert bulk <= alone
+    # The text report shows the same table.
+    r = _cli(case)
+    assert "what holds them" in r.stdout
+    for kind, row in rows.items():
+        assert any(line.split()[:3] == [kind, f"{row['memcgs']:,}", f"{row['alone']:,}"]
+                   for line in r.stdout.splitlines()), kind

@@ -24,9 +24,9 @@ Without CONFIG_MEMCG there is no ``memcg_stock`` and nothing to find.
 from typing import Dict, Iterator, List, Tuple
 
 from drgn import FaultError, Object
-from drgn.helpers.linux.cpumask import for_each_possible_cpu
 from drgn.helpers.linux.percpu import per_cpu
 
+from memcg_zombies.cpus import possible_cpus
 from memcg_zombies.pinners import Context, Pin, pinner
 
 __all__ = ("stock_entries",)
@@ -75,7 +75,7 @@ def stock_entries(ctx: Context) -> Iterator[Tuple[int, int, str, int]]:
     except KeyError:
         return
     psize = _page_size(prog)
-    for cpu in for_each_possible_cpu(prog):
+    for cpu in possible_cpus(prog):
         try:
             stock = per_cpu(var, cpu)
             slots = [(m, "memcg", pages * psize) for m, pages in _memcgs(stock, layout) if m]
