@@ -1,10 +1,5 @@
-/* Page classification: the C twin of analyzers/scan.py's _Decoder.classify.
- *
- * The order of the tests is the Python one and must stay so: slab first
- * (a slab's memcg word is a vector), then buddy, kmem, the mapping bits,
- * swap cache, file/shmem, and a zero refcount (free pages that are not the
- * head of a buddy block: per-CPU lists, the rest of a high-order block).
- */
+/* Page classification helpers; mz_classify itself is inline in classify.h
+ * (it runs for every struct page). */
 #include "classify.h"
 
 static const char *const class_names[MZ_NCLASS] = {
@@ -56,39 +51,6 @@ int mz_layout_check(const struct mz_layout *l)
 	    l->off_cache_size == MZ_NONE)
 		return -1;
 	return 0;
-}
-
-int mz_is_type(const struct mz_layout *l, uint32_t ptype, uint32_t value)
-{
-	if (value == MZ_NONE)
-		return 0;
-	if (l->top_byte)
-		return (ptype >> 24) == value;
-	/* Before v6.12 a type is a cleared bit under PAGE_TYPE_BASE. */
-	return (ptype & (0xf0000000u | value)) == 0xf0000000u;
-}
-
-unsigned mz_classify(const struct mz_layout *l, const struct mz_fields *f)
-{
-	uint32_t ptype = (uint32_t)(f->tword >> l->type_shift);
-	uint64_t low = f->mapping & 3;
-
-	if ((f->flags & l->PG_slab) || mz_is_type(l, ptype, l->type_slab))
-		return MZ_SLAB;
-	if (mz_is_type(l, ptype, l->type_buddy))
-		return MZ_FREE;
-	if (((f->memcg & l->kmem_bit) && !(f->memcg & l->vector_bit)) ||
-	    mz_is_type(l, ptype, l->type_kmemcg))
-		return MZ_KMEM;
-	if (low & 1)
-		return MZ_ANON;	/* PAGE_MAPPING_ANON, KSM included */
-	if ((f->flags & l->PG_swapbacked) && (f->flags & l->PG_swapcache))
-		return MZ_SWAPCACHE;
-	if (f->mapping && !low)
-		return (f->flags & l->PG_swapbacked) ? MZ_SHMEM : MZ_FILE;
-	if ((uint32_t)(f->tword >> l->ref_shift) == 0)
-		return MZ_FREE;
-	return MZ_OTHER;
 }
 
 uint64_t mz_owner(const struct mz_layout *l, unsigned cls, uint64_t memcg)

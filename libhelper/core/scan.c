@@ -273,21 +273,27 @@ static void parse(struct worker *w, const unsigned char *buf, uint64_t pfn0, uin
 {
 	const struct mz_layout *l = w->job->l;
 	uint32_t ps = l->psize;
+	/* Uncharged order-0 pages, most of memory: counted per class here and
+	 * added to the tables once per piece, not looked up per page. */
+	uint64_t plain[MZ_NCLASS] = { 0 };
 	uint64_t i;
+	unsigned c;
 
 	for (i = 0; i < n; i++) {
 		const unsigned char *p = buf + i * ps;
 		struct mz_fields f;
-		unsigned cls;
 
 		mz_fields_of(l, p, &f);
 		if (f.memcg || (mz_u64(p, l->off_comp) & 1)) {
 			slow_page(w, buf, pfn0, n, i);
 			continue;
 		}
-		cls = mz_classify(l, &f);
-		bump(w, &w->res.by_owner, 0, cls);
-		bump(w, &w->res.folios, 0, cls);
+		plain[mz_classify(l, &f)]++;
+	}
+	for (c = 0; c < MZ_NCLASS; c++) {
+		if (plain[c] && (mz_tab_add(&w->res.by_owner, 0, c, 0, plain[c]) ||
+				 mz_tab_add(&w->res.folios, 0, c, 0, plain[c])))
+			w->err = -1;
 	}
 	w->res.pages_scanned += n;
 }
