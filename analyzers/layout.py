@@ -10,9 +10,10 @@ the upstream change that introduced the layout it handles.
 Use :func:`layout` to get the (cached) :class:`Layout` of a program.
 """
 
+import re
 from typing import Dict, Optional
 
-from drgn import FaultError, Object, Program, TypeKind
+from drgn import Architecture, FaultError, Object, Program, TypeKind
 
 __all__ = ("Layout", "layout", "has_member")
 
@@ -53,6 +54,18 @@ def _constant(prog: Program, name: str) -> Optional[int]:
         return prog[name].value_()
     except (LookupError, ValueError, FaultError):
         return None
+
+
+def _vmcoreinfo_number(prog: Program, name: str) -> Optional[int]:
+    """NUMBER(name) of the kernel's own VMCOREINFO note (vmcoreinfo_data, v4.13+),
+    or None. drgn 0.0.22 does not expose these numbers itself."""
+    try:
+        size = prog["vmcoreinfo_size"].value_()
+        text = prog.read(prog["vmcoreinfo_data"].value_(), min(size, 1 << 16))
+    except (LookupError, FaultError, ValueError):
+        return None
+    m = re.search(rb"^NUMBER\(" + re.escape(name.encode()) + rb"\)=(-?\d+)$", text, re.M)
+    return int(m.group(1)) if m else None
 
 
 class Layout:
@@ -326,6 +339,26 @@ class Layout:
                 break
             except (LookupError, ValueError, FaultError):
                 continue
+
+        # Which sparse sections have a memmap (scan.memmap_ranges), so that a
+        # hole (the PCI hole of any guest over 3 GiB) is not read and counted
+        # as faults: mem_section is a pointer to roots of PAGE_SIZE /
+        # sizeof(struct mem_section) sections under SPARSEMEM_EXTREME (v2.6.16,
+        # 3e347261a80b "sparsemem extreme implementation"), else an array of
+        # one-section roots. SECTION_HAS_MEM_MAP has been bit 1 of
+        # section_mem_map since sparsemem began. SECTION_SIZE_BITS is in
+        # VMCOREINFO since v5.14 (4f5aecdff25f "crash_core, vmcoreinfo: append
+        # 'SECTION_SIZE_BITS' to vmcoreinfo"); before, x86-64's is 27.
+        self.mem_section_extreme = None
+        try:
+            self.mem_section_extreme = prog["mem_section"].type_.kind == TypeKind.POINTER
+        except LookupError:
+            pass  # !CONFIG_SPARSEMEM
+        self.section_has_mem_map = 1 << 1
+        self.section_size_bits = _vmcoreinfo_number(prog, "SECTION_SIZE_BITS")
+        if self.section_size_bits is None and prog.platform is not None and \
+                prog.platform.arch == Architecture.X86_64:
+            self.section_size_bits = 27
 
         # Naming a page-cache file (pinners/pages.py inode_path): an inode's
         # i_dentry list links dentry->d_u.d_alias since v3.19, 946e51f2bf37
