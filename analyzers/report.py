@@ -176,13 +176,20 @@ class Report:
     def dying(self) -> List[MemcgEntry]:
         return [m for m in self.memcgs if m.state == "dying"]
 
-    def to_dict(self) -> Dict[str, Any]:
+    def head_dict(self) -> Dict[str, Any]:
+        """The document's fields before its lists."""
         return {
             "schema": SCHEMA,
             "source": self.source.to_dict(),
             "kernel": self.kernel.to_dict(),
             "summary": self.summary.to_dict(),
-            "memcgs": [m.to_dict() for m in self.memcgs],
-            "zombies": [z.to_dict() for z in self.zombies],
-            "faults": [f.to_dict() for f in self.faults],
         }
+
+    def lists(self) -> Dict[str, List[Any]]:
+        """The document's lists, of items with a ``to_dict()``."""
+        return {"memcgs": self.memcgs, "zombies": self.zombies, "faults": self.faults}
+
+    def to_dict(self) -> Dict[str, Any]:
+        d = self.head_dict()
+        d.update({k: [x.to_dict() for x in v] for k, v in self.lists().items()})
+        return d

@@ -25,6 +25,12 @@ def _json(dump):
 def test_json_schema(dump):
     report = _json(dump)
     jsonschema.validate(report, SCHEMA)
+    # One line per memcg, zombie and fault: grep finds a zombie whole.
+    case, fmt = dump
+    lines = {line.strip().rstrip(",") for line in
+             run_cli(case["vmcores"][fmt], case["vmlinux"]).stdout.splitlines()}
+    for item in report["memcgs"] + report["zombies"] + report["faults"]:
+        assert json.dumps(item) in lines
     assert report["source"]["vmcore"] == dump[0]["vmcores"][dump[1]]
     assert report["source"]["live"] is False
     # Zombies are exactly the dying memcgs, largest pinned memory first.
