@@ -775,13 +775,66 @@ static int have_scan;
 static double scan_seconds;
 static uint64_t scan_faults_pages;
 
+/* PFN ranges of the present sparse sections below max_pfn (crash's own
+ * mem_section reading), as analyzers/scan.py's memmap_ranges: a hole (the
+ * PCI hole of any machine over 3 GiB) is then not read, nor reported as
+ * unreadable.  0..max_pfn without SPARSEMEM.  Returns the count, 0 if out of
+ * memory. */
+static size_t memmap_ranges(ulong max_pfn, struct mz_range **out)
+{
+	ulong nr, last = max_pfn ? pfn_to_section_nr(max_pfn - 1) : 0;
+	size_t n = 0, cap = 16;
+	struct mz_range *r = malloc(cap * sizeof(*r));
+
+	if (!r)
+		return 0;
+	if (!IS_SPARSEMEM()) {
+		r[0].lo = 0;
+		r[0].hi = max_pfn;
+		*out = r;
+		return 1;
+	}
+	for (nr = 0; max_pfn && nr <= last; nr++) {
+		uint64_t lo = section_nr_to_pfn(nr), hi = lo + PAGES_PER_SECTION();
+
+		if (!valid_section_nr(nr))
+			continue;
+		if (hi > max_pfn)
+			hi = max_pfn;
+		if (n && r[n - 1].hi == lo) {
+			r[n - 1].hi = hi;
+			continue;
+		}
+		if (n == cap) {
+			struct mz_range *nr_ = realloc(r, 2 * cap * sizeof(*r));
+
+			if (!nr_) {
+				free(r);
+				return 0;
+			}
+			r = nr_;
+			cap *= 2;
+		}
+		r[n].lo = lo;
+		r[n].hi = hi;
+		n++;
+	}
+	if (!n) {	/* no section read as present: scan it all, holes fail */
+		r[0].lo = 0;
+		r[0].hi = max_pfn;
+		n = 1;
+	}
+	*out = r;
+	return n;
+}
+
 static int run_scan(void)
 {
 	struct mz_reader rd1 = { crash_read, crash_errmsg, NULL };
 	struct mz_scan_opts o;
-	struct mz_range range;
+	struct mz_range *ranges = NULL;
 	uint64_t *owners;
-	size_t n = 0, i;
+	size_t n = 0, i, nranges;
 	ulong vmemmap = 0, max_pfn = 0;
 	struct timespec t0, t1;
 
@@ -815,19 +868,21 @@ static int run_scan(void)
 	o.owners = owners;
 	o.nowners = n;
 	o.nthreads = 1;		/* crash's readers are not thread-safe */
-	range.lo = 0;
-	range.hi = max_pfn;
-	if (mz_result_init(&scan)) {
+	nranges = memmap_ranges(max_pfn, &ranges);
+	if (!nranges || mz_result_init(&scan)) {
+		free(ranges);
 		free(owners);
 		return 0;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (mz_scan(&K.l, vmemmap, &rd1, &range, 1, &o, &scan)) {
+	if (mz_scan(&K.l, vmemmap, &rd1, ranges, nranges, &o, &scan)) {
 		fprintf(fp, "zombies: page scan failed (out of memory or bad layout)\n");
 		mz_result_free(&scan);
+		free(ranges);
 		free(owners);
 		return 0;
 	}
+	free(ranges);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	scan_seconds = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	scan_faults_pages = 0;
