@@ -9,7 +9,7 @@ _SCAN_EXT = Extension(
     sources=["libhelper/python/_scanmodule.c", "libhelper/core/classify.c",
              "libhelper/core/agg.c", "libhelper/core/pcache.c", "libhelper/core/scan.c", "libhelper/core/slab.c",
              "libhelper/readers/kdump.c"],
-    libraries=["kdumpfile", "pthread"],
+    libraries=["kdumpfile", "addrxlat", "pthread"],
     extra_compile_args=["-std=gnu99", "-O2", "-Wall", "-Wextra"],
 )
 

@@ -301,9 +301,8 @@ def _parser(script: bool) -> argparse.ArgumentParser:
     p.add_argument("--scanner", choices=("auto", "python", "c"), default="auto",
                    help="page-scan engine (default: the C engine when built)")
     p.add_argument("--threads", type=_positive, metavar="N",
-                   help="C engine: read a kdump-compressed vmcore with N independent "
-                        "libkdumpfile readers, decompressing in parallel (default: the "
-                        "usable CPUs)")
+                   help="C engine: read the vmcore with N independent libkdumpfile "
+                        "readers, decompressing in parallel (default: the usable CPUs)")
     return p
 
 

@@ -505,17 +505,23 @@ def scan_pages(prog: Program, owners_of_interest: Optional[Iterable[int]] = None
 # test-bed vmcore.
 
 #: C engine options: "threads" (None: one per usable CPU) for the libkdumpfile reader;
-#: "reader": "auto" (libkdumpfile for a kdump-compressed vmcore, drgn's
-#: prog.read otherwise), "drgn" or "kdump"; "vmcore": the dump's path (None:
-#: the kdump-compressed file the process has open, if exactly one).
+#: "reader": "auto" (libkdumpfile for a vmcore file, kdump-compressed or ELF; drgn's
+#: prog.read for the live kernel), "drgn" or "kdump"; "vmcore": the dump's path
+#: (None: the vmcore file the process has open, if exactly one).
 C_OPTIONS: Dict[str, object] = {"threads": None, "reader": "auto", "vmcore": None}
 
 #: The engine used when none is asked for: "c" once the extension is built.
 DEFAULT_ENGINE = "python"
 
 
-def _open_kdump_file() -> Optional[str]:
-    # drgn opens the vmcore and keeps it open; /proc/self/fd names it.
+def _is_vmcore(head: bytes) -> bool:
+    # kdump-compressed, or an ELF64 core (e_type ET_CORE, little-endian).
+    return head[:8] == b"KDUMP   " or (head[:5] == b"\x7fELF\x02" and head[16:18] == b"\x04\x00")
+
+
+def _open_vmcore_file() -> Optional[str]:
+    # drgn opens the vmcore and keeps it open; /proc/self/fd names it. Not
+    # /proc/kcore: the live kernel is read through drgn.
     import os
 
     found = set()
@@ -526,10 +532,11 @@ def _open_kdump_file() -> Optional[str]:
     for fd in fds:
         try:
             path = os.readlink(f"/proc/self/fd/{fd}")
-            if not path.startswith("/") or not os.path.isfile(path):
+            if not path.startswith("/") or path.startswith("/proc/") or \
+                    not os.path.isfile(path):
                 continue
             with open(path, "rb") as f:
-                if f.read(8) == b"KDUMP   ":
+                if _is_vmcore(f.read(18)):
                     found.add(path)
         except OSError:
             continue
@@ -564,7 +571,7 @@ def _c_engine() -> Optional[Callable[..., PageScan]]:
         reader = reader or C_OPTIONS["reader"]
         vmcore = vmcore or C_OPTIONS["vmcore"]
         if reader != "drgn" and vmcore is None:
-            vmcore = _open_kdump_file()
+            vmcore = _open_vmcore_file()
         if reader == "drgn" or vmcore is None:
             if reader == "kdump":
                 raise ValueError("the kdump reader needs C_OPTIONS['vmcore']")

@@ -1,17 +1,193 @@
-/* libkdumpfile reader: see kdump.h for why every reader owns its context. */
+/* libkdumpfile reader: see kdump.h for why every reader owns its context,
+ * and why ELF files are read from a mapping. */
+#include <elf.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <libkdumpfile/kdumpfile.h>
 #include "kdump.h"
+
+/* A PT_LOAD of an ELF vmcore: physical [paddr, end), file data for the
+ * first filesz bytes at off (the rest reads as zeros, as the ELF says). */
+struct elf_seg {
+	uint64_t paddr, end, off, filesz;
+};
 
 struct mz_kdump {
 	kdump_ctx_t *ctx;
 	int fd;
 	char err[512];
+	/* ELF only: the file mapped, its segments by paddr, translation. */
+	const unsigned char *map;
+	size_t map_len;
+	struct elf_seg *seg;
+	size_t nseg, last;
+	addrxlat_ctx_t *axctx;
+	addrxlat_sys_t *axsys;
+	uint64_t psize;
 };
+
+static int seg_cmp(const void *a, const void *b)
+{
+	const struct elf_seg *x = a, *y = b;
+
+	return x->paddr < y->paddr ? -1 : x->paddr > y->paddr;
+}
+
+/* Makes the sorted segments disjoint. qemu's paging dumps have one PT_LOAD
+ * per virtual mapping, so physical ranges overlap (a vmalloc page inside the
+ * direct map's range); the bytes are the same physical memory: keep the
+ * first, trim the others to what it does not cover. */
+static void disjoint(struct mz_kdump *k)
+{
+	uint64_t covered = 0;
+	size_t i, n = 0;
+
+	for (i = 0; i < k->nseg; i++) {
+		struct elf_seg s = k->seg[i];
+
+		if (n && s.end <= covered)
+			continue;
+		if (n && s.paddr < covered) {
+			uint64_t d = covered - s.paddr;
+
+			s.paddr = covered;
+			s.off += d;
+			s.filesz = s.filesz > d ? s.filesz - d : 0;
+		}
+		k->seg[n++] = s;
+		covered = s.end;
+	}
+	k->nseg = n;
+}
+
+/* Maps an ELF vmcore and lists its PT_LOADs; leaves k->map NULL (every read
+ * through kdump_read) when the file is not a plain ELF64 core.  Segment data
+ * past the end of the file is never read from the mapping (SIGBUS). */
+static void elf_map(struct mz_kdump *k)
+{
+	struct stat st;
+	const Elf64_Ehdr *eh;
+	const Elf64_Phdr *ph;
+	size_t i;
+	void *m;
+
+	if (fstat(k->fd, &st) || (uint64_t)st.st_size < sizeof(Elf64_Ehdr))
+		return;
+	m = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, k->fd, 0);
+	if (m == MAP_FAILED)
+		return;
+	k->map = m;
+	k->map_len = st.st_size;
+	eh = m;
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh->e_type != ET_CORE || eh->e_phentsize != sizeof(Elf64_Phdr) ||
+	    eh->e_phnum == PN_XNUM || eh->e_phoff > k->map_len ||
+	    (k->map_len - eh->e_phoff) / sizeof(Elf64_Phdr) < eh->e_phnum ||
+	    kdump_get_addrxlat(k->ctx, &k->axctx, &k->axsys) != KDUMP_OK ||
+	    kdump_get_number_attr(k->ctx, KDUMP_ATTR_PAGE_SIZE, &k->psize) != KDUMP_OK ||
+	    !k->psize || (k->psize & (k->psize - 1)))
+		goto none;
+	k->seg = calloc(eh->e_phnum ? eh->e_phnum : 1, sizeof(*k->seg));
+	if (!k->seg)
+		goto none;
+	ph = (const Elf64_Phdr *)(k->map + eh->e_phoff);
+	for (i = 0; i < eh->e_phnum; i++) {
+		struct elf_seg *s = &k->seg[k->nseg];
+
+		if (ph[i].p_type != PT_LOAD || !ph[i].p_memsz ||
+		    ph[i].p_paddr + ph[i].p_memsz < ph[i].p_paddr)
+			continue;
+		s->paddr = ph[i].p_paddr;
+		s->end = ph[i].p_paddr + ph[i].p_memsz;
+		s->off = ph[i].p_offset;
+		s->filesz = ph[i].p_filesz < ph[i].p_memsz ? ph[i].p_filesz : ph[i].p_memsz;
+		if (s->off > k->map_len)
+			s->filesz = 0;
+		else if (s->filesz > k->map_len - s->off)
+			s->filesz = k->map_len - s->off;	/* a truncated file */
+		k->nseg++;
+	}
+	qsort(k->seg, k->nseg, sizeof(*k->seg), seg_cmp);
+	disjoint(k);
+	return;
+none:
+	munmap(m, k->map_len);
+	k->map = NULL;
+}
+
+/* The segment holding [pa, pa + n), or NULL. */
+static const struct elf_seg *seg_of(struct mz_kdump *k, uint64_t pa, uint64_t n)
+{
+	size_t lo = 0, hi = k->nseg;
+	const struct elf_seg *s = k->nseg ? &k->seg[k->last] : NULL;
+
+	if (s && pa >= s->paddr && pa + n <= s->end)
+		return s;
+	while (lo < hi) {	/* lo: the segments starting at or below pa */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (k->seg[mid].paddr <= pa)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo || pa + n > k->seg[lo - 1].end)
+		return NULL;
+	k->last = lo - 1;
+	return &k->seg[lo - 1];
+}
+
+/* A read of an ELF vmcore: each page translated through the kernel's page
+ * tables (addrxlat, as kdump_read does), then copied from the mapping.
+ * Returns -1 when something is not plainly in the file; the caller then
+ * reads through libkdumpfile, whose answer (and error) stands. */
+static int elf_read(struct mz_kdump *k, uint64_t kvaddr, unsigned char *p, size_t len)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	size_t total = len;
+
+	while (len) {
+		uint64_t off = kvaddr & (k->psize - 1), pa;
+		size_t n = k->psize - off < len ? k->psize - off : len;
+		addrxlat_fulladdr_t fa = { kvaddr - off, ADDRXLAT_KVADDR };
+		const struct elf_seg *s;
+
+		if (addrxlat_fulladdr_conv(&fa, ADDRXLAT_MACHPHYSADDR, k->axctx, k->axsys) !=
+		    ADDRXLAT_OK)
+			return -1;
+		pa = fa.addr + off;
+		s = seg_of(k, pa, n);
+		if (!s)
+			return -1;
+		if (pa - s->paddr + n <= s->filesz) {
+			uint64_t fo = s->off + (pa - s->paddr);
+
+			memcpy(p, k->map + fo, n);
+			lo = fo < lo ? fo : lo;
+			hi = fo + n > hi ? fo + n : hi;
+		} else if (pa - s->paddr >= s->filesz) {
+			memset(p, 0, n);
+		} else {
+			return -1;	/* straddles the end of the file data */
+		}
+		p += n;
+		kvaddr += n;
+		len -= n;
+	}
+	/* Drop what a large read mapped (the page cache keeps it): without
+	 * this, every memmap page scanned stays in the process's RSS. */
+	if (total >= (64u << 10) && hi > lo && hi - lo <= 4 * (uint64_t)total) {
+		uint64_t a = lo & ~(k->psize - 1);
+
+		madvise((void *)(k->map + a), hi - a, MADV_DONTNEED);
+	}
+	return 0;
+}
 
 struct mz_kdump *mz_kdump_open(const char *path, char *err, size_t errlen)
 {
@@ -49,6 +225,7 @@ struct mz_kdump *mz_kdump_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, kdump_get_err(k->ctx));
 		goto fail;
 	}
+	elf_map(k);
 	return k;
 fail:
 	if (k->ctx)
@@ -62,6 +239,9 @@ void mz_kdump_close(struct mz_kdump *k)
 {
 	if (!k)
 		return;
+	if (k->map)
+		munmap((void *)k->map, k->map_len);
+	free(k->seg);
 	kdump_free(k->ctx);
 	close(k->fd);
 	free(k);
@@ -72,6 +252,8 @@ int mz_kdump_read(void *arg, uint64_t kvaddr, void *buf, size_t len)
 	struct mz_kdump *k = arg;
 	unsigned char *p = buf;
 
+	if (k->map && !elf_read(k, kvaddr, buf, len))
+		return 0;
 	/* kdump_read may stop at a page it cannot read: then the whole read
 	 * fails, as drgn's reads do. */
 	while (len) {
