@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from drgn import FaultError, Object, Program, TypeKind, sizeof
 
 from memcg_zombies.cpus import possible_cpus
-from memcg_zombies.layout import layout
+from memcg_zombies.layout import layout, per_program
 from memcg_zombies.report import Fault
 from memcg_zombies.state import nodeinfo, page_size
 
@@ -55,20 +55,15 @@ def _size(prog: Program, type_name: str) -> Optional[int]:
         return None
 
 
-# (id(prog), part) -> (prog, value): a part's type is the same for every memcg,
-# and drgn takes microseconds to size a large struct (100,000 zombies ask ~10
-# times each). The program is kept so that its id is not reused.
-_sizes: Dict[Tuple[int, str], Tuple[Program, Tuple[int, int]]] = {}
-
-
 def _sized(ptr: Object, part: str) -> Tuple[int, int]:
-    """(sizeof *ptr, element size of its trailing flexible array or 0)."""
-    prog = ptr.prog_
-    hit = _sizes.get((id(prog), part))
-    if hit is None or hit[0] is not prog:
+    """(sizeof *ptr, element size of its trailing flexible array or 0), once per
+    program and part: a part's type is the same for every memcg, and drgn takes
+    microseconds to size a large struct (100,000 zombies ask ~10 times each)."""
+    def size() -> Tuple[int, int]:
         t = ptr.type_.type
-        hit = _sizes[(id(prog), part)] = (prog, (sizeof(t), _flex_elem(t)))
-    return hit[1]
+        return sizeof(t), _flex_elem(t)
+
+    return per_program(ptr.prog_, ("cost part size", part), size)
 
 
 def _pointee_size(ptr: Object, part: str) -> int:

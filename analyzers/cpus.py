@@ -8,23 +8,17 @@ bit by bit on each call: a tenth of a 100,000-zombie analysis. The mask does
 not change while a program is open, so it is read once per program.
 """
 
-from typing import Dict, Tuple
+from typing import Tuple
 
 from drgn import Program
 from drgn.helpers.linux.cpumask import for_each_possible_cpu
 
-__all__ = ("possible_cpus",)
+from memcg_zombies.layout import per_program
 
-# id(prog) -> (prog, cpus): the program stays referenced so its id is not reused.
-_cache: Dict[int, Tuple[Program, Tuple[int, ...]]] = {}
+__all__ = ("possible_cpus",)
 
 
 def possible_cpus(prog: Program) -> Tuple[int, ...]:
     """The possible CPUs of ``prog``. A mask that cannot be read raises
     FaultError here, as drgn's helper does, and is tried again next time."""
-    hit = _cache.get(id(prog))
-    if hit is not None and hit[0] is prog:
-        return hit[1]
-    cpus = tuple(for_each_possible_cpu(prog))
-    _cache[id(prog)] = (prog, cpus)
-    return cpus
+    return per_program(prog, "possible_cpus", lambda: tuple(for_each_possible_cpu(prog)))

@@ -11,11 +11,13 @@ Use :func:`layout` to get the (cached) :class:`Layout` of a program.
 """
 
 import re
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional, TypeVar
 
 from drgn import Architecture, FaultError, Object, Program, TypeKind
 
-__all__ = ("Layout", "layout", "has_member")
+__all__ = ("Layout", "layout", "has_member", "per_program")
+
+T = TypeVar("T")
 
 # enum in include/linux/cgroup-defs.h; values have not changed since they were
 # introduced, they are only the fallback when the enumerators are not in the
@@ -73,6 +75,8 @@ class Layout:
 
     def __init__(self, prog: Program) -> None:
         self.prog = prog
+        #: per_program()'s values: runtime facts read once, kept with the Layout.
+        self.memo: Dict[object, object] = {}
 
         # kernfs_node::parent became the RCU pointer __parent in v6.15,
         # 633488947ef6 ("kernfs: Use RCU to access kernfs_node::parent.").
@@ -838,3 +842,13 @@ def layout(prog: Program) -> Layout:
     if lay is None or lay.prog is not prog:
         lay = _cache[id(prog)] = Layout(prog)
     return lay
+
+
+def per_program(prog: Program, key: object, compute: Callable[[], T]) -> T:
+    """``compute()`` once per program (possible CPUs, type sizes): kept with the
+    program's :class:`Layout`, cached the same way. An exception is not kept;
+    the next call computes again."""
+    memo = layout(prog).memo
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]  # type: ignore[return-value]
