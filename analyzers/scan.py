@@ -23,6 +23,7 @@ Engines: ``"python"`` is this module; a C engine must give identical
 """
 
 import time
+from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import compress, repeat
@@ -466,10 +467,23 @@ class _Scanner:
                 self.slab_objects[(objcg, cache)] += 1
 
 
+def packed_ranges(ranges: Iterable[Tuple[int, int]]) -> array:
+    """PFN ranges as one array('Q') of lo, hi pairs: what a walk of many
+    small ranges (one slab page each) passes to the engines."""
+    return array("Q", (x for r in ranges for x in r))
+
+
+def _pairs(ranges: Iterable) -> Iterable[Tuple[int, int]]:
+    # (lo, hi) tuples, or a packed_ranges() array.
+    if isinstance(ranges, array):
+        return zip(ranges[0::2], ranges[1::2])
+    return ranges
+
+
 def _scan_python(prog: Program, owners: Optional[Set[int]],
                  ranges: Optional[Iterable[Tuple[int, int]]] = None) -> PageScan:
     scanner = _Scanner(prog, owners)
-    return scanner.run(memmap_ranges(prog) if ranges is None else ranges)
+    return scanner.run(memmap_ranges(prog) if ranges is None else _pairs(ranges))
 
 
 #: name -> engine(prog, owners_of_interest, ranges) -> PageScan
@@ -485,7 +499,8 @@ def scan_pages(prog: Program, owners_of_interest: Optional[Iterable[int]] = None
     owner), and slab objects per (objcg, cache).
 
     :param engine: "python", or another name registered in :data:`ENGINES`.
-    :param ranges: PFN ranges to scan instead of :func:`memmap_ranges`.
+    :param ranges: PFN ranges to scan instead of :func:`memmap_ranges`:
+        (lo, hi) pairs, or a :func:`packed_ranges` array.
     :raises ValueError: no memmap this scan understands (not SPARSEMEM_VMEMMAP,
         or no memcg in struct page)
     """
@@ -577,8 +592,11 @@ def _c_engine() -> Optional[Callable[..., PageScan]]:
                 raise ValueError("the kdump reader needs C_OPTIONS['vmcore']")
             vmcore = None
         nthreads = threads or C_OPTIONS["threads"] or _usable_cpus()
-        raw = _scan.scan(prog, d, lay.vmemmap,
-                         list(memmap_ranges(prog) if ranges is None else ranges),
+        if ranges is None:
+            ranges = memmap_ranges(prog)
+        elif not isinstance(ranges, (list, tuple, array)):
+            ranges = list(ranges)
+        raw = _scan.scan(prog, d, lay.vmemmap, ranges,
                          None if owners is None else list(owners),
                          threads=nthreads, vmcore=vmcore)
         stats = raw.pop("stats")

@@ -5,10 +5,8 @@
 
 int mz_pcache_init(struct mz_pcache *c)
 {
-	memset(c->tag, 0, sizeof(c->tag));
-	c->reads = c->bytes = 0;
-	c->data = malloc((size_t)MZ_PC_SLOTS * MZ_PC_PAGE);
-	return c->data ? 0 : -1;
+	memset(c, 0, sizeof(*c));
+	return 0;
 }
 
 void mz_pcache_free(struct mz_pcache *c)
@@ -21,17 +19,40 @@ static const unsigned char *page(struct mz_pcache *c, const struct mz_reader *rd
 				 uint64_t pgaddr)
 {
 	size_t slot = (pgaddr >> MZ_PC_SHIFT) % MZ_PC_SLOTS;
-	unsigned char *d = c->data + slot * MZ_PC_PAGE;
+	const unsigned char *v;
+	unsigned char *d;
 
 	if (c->tag[slot] == (pgaddr | 1))
-		return d;
+		return c->at[slot];
 	c->tag[slot] = 0;
 	c->reads++;
-	if (rd->read(rd->arg, pgaddr, d, MZ_PC_PAGE))
-		return NULL;
+	v = rd->view ? rd->view(rd->arg, pgaddr, MZ_PC_PAGE) : NULL;
+	if (!v) {
+		/* Allocated here: a scan whose reader has views never needs it,
+		 * and a fresh megabyte costs a page fault per page touched. */
+		if (!c->data && !(c->data = malloc((size_t)MZ_PC_SLOTS * MZ_PC_PAGE)))
+			return NULL;
+		d = c->data + slot * MZ_PC_PAGE;
+		if (rd->read(rd->arg, pgaddr, d, MZ_PC_PAGE))
+			return NULL;
+		v = d;
+	}
 	c->bytes += MZ_PC_PAGE;
 	c->tag[slot] = pgaddr | 1;
-	return d;
+	c->at[slot] = v;
+	return v;
+}
+
+const unsigned char *mz_pcache_view(struct mz_pcache *c, const struct mz_reader *rd,
+				    uint64_t addr, size_t len)
+{
+	uint64_t pg = addr & ~(uint64_t)(MZ_PC_PAGE - 1);
+	const unsigned char *d;
+
+	if (!len || addr - pg + len > MZ_PC_PAGE || pg + MZ_PC_PAGE < pg)
+		return NULL;
+	d = page(c, rd, pg);
+	return d ? d + (addr - pg) : NULL;
 }
 
 int mz_pcache_read(struct mz_pcache *c, const struct mz_reader *rd,
@@ -39,7 +60,7 @@ int mz_pcache_read(struct mz_pcache *c, const struct mz_reader *rd,
 {
 	unsigned char *out = buf;
 
-	if (!c->data || len > 2 * MZ_PC_PAGE)
+	if (len > 2 * MZ_PC_PAGE)
 		return -1;
 	while (len) {
 		uint64_t pg = addr & ~(uint64_t)(MZ_PC_PAGE - 1);

@@ -5,7 +5,9 @@
  * dentry slab's vector is 168 bytes: 24 to a page), and every tail of a
  * folio reads the same head.  A read costs a Python call through drgn, or
  * an address translation and a cache search in libkdumpfile, whatever its
- * size: reading the whole page once makes the per-slab cost a memcpy.
+ * size: reading the whole page once makes the per-slab cost a lookup.
+ * Where the reader has views (reader.h), a slot holds the view: nothing is
+ * copied.
  */
 #ifndef MZ_PCACHE_H
 #define MZ_PCACHE_H
@@ -18,7 +20,8 @@
 
 struct mz_pcache {
 	uint64_t tag[MZ_PC_SLOTS];	/* page address | 1; 0: empty */
-	unsigned char *data;		/* MZ_PC_SLOTS pages */
+	const unsigned char *at[MZ_PC_SLOTS];	/* the page: in data, or a view */
+	unsigned char *data;		/* MZ_PC_SLOTS pages, allocated when first copied */
 	uint64_t reads, bytes;		/* reader calls made, bytes they read */
 };
 
@@ -31,5 +34,18 @@ void mz_pcache_free(struct mz_pcache *c);
  * the reader's own fault (and message) is what gets reported. */
 int mz_pcache_read(struct mz_pcache *c, const struct mz_reader *rd,
 		   uint64_t addr, void *buf, size_t len);
+
+/* [addr, addr + len) in place in a cached page, or NULL (it spans two
+ * pages, or the page does not read whole): then mz_pcache_read it.  Valid
+ * until the next call on 'c'. */
+const unsigned char *mz_pcache_view(struct mz_pcache *c, const struct mz_reader *rd,
+				    uint64_t addr, size_t len);
+
+/* Whether p points into a page the cache copied: its slot is reused by
+ * the next miss that maps to it, unlike a view. */
+static inline int mz_pcache_owns(const struct mz_pcache *c, const unsigned char *p)
+{
+	return c->data && p >= c->data && p < c->data + (size_t)MZ_PC_SLOTS * MZ_PC_PAGE;
+}
 
 #endif /* MZ_PCACHE_H */

@@ -136,6 +136,18 @@ static int small_read(struct worker *w, uint64_t addr, void *buf, size_t len)
 	return do_read(w, addr, buf, len);
 }
 
+/* The same, in place where it can be (one page, cached or viewed), else
+ * copied into buf; NULL when it does not read. */
+static const unsigned char *small_view(struct worker *w, uint64_t addr, void *buf,
+				       size_t len)
+{
+	const unsigned char *v = mz_pcache_view(&w->pc, &w->rd, addr, len);
+
+	if (v)
+		return v;
+	return small_read(w, addr, buf, len) ? NULL : buf;
+}
+
 static void bump(struct worker *w, struct mz_tab *t, uint64_t owner, unsigned cls)
 {
 	if (mz_tab_add(t, owner, cls, 0, 1))
@@ -151,6 +163,7 @@ static void slab_vector(struct worker *w, const unsigned char *page,
 	uint64_t nobj = mz_slab_nobj(l, page);
 	uint64_t stride = mz_slab_stride(l, page);
 	uint64_t len;
+	const unsigned char *v;
 	struct mz_fault f = { MZ_FAULT_VECTOR, w->range, pfn, 0, vec, addr, NULL };
 
 	if (l->needs_objcg_bit != MZ_NONE) {
@@ -181,23 +194,27 @@ static void slab_vector(struct worker *w, const unsigned char *page,
 		add_fault(w, &f);
 		return;
 	}
-	if (len > w->vec_len) {
-		unsigned char *nb = realloc(w->vec, len);
+	/* Most vectors lie in one page: counted in place. */
+	v = mz_pcache_view(&w->pc, &w->rd, vec, len);
+	if (!v) {
+		if (len > w->vec_len) {
+			unsigned char *nb = realloc(w->vec, len);
 
-		if (!nb) {
-			w->err = -1;
+			if (!nb) {
+				w->err = -1;
+				return;
+			}
+			w->vec = nb;
+			w->vec_len = len;
+		}
+		if (small_read(w, vec, w->vec, len)) {
+			add_fault(w, &f);
 			return;
 		}
-		w->vec = nb;
-		w->vec_len = len;
-	}
-	if (small_read(w, vec, w->vec, len)) {
-		add_fault(w, &f);
-		return;
+		v = w->vec;
 	}
 	w->res.slabs_with_vector++;
-	if (mz_slab_vector_count(w->vec, len, nobj, stride, cache,
-				 &w->res.slab_objects))
+	if (mz_slab_vector_count(v, len, nobj, stride, cache, &w->res.slab_objects))
 		w->err = -1;
 }
 
@@ -215,6 +232,7 @@ static void slow_page(struct worker *w, const unsigned char *buf, uint64_t pfn0,
 	struct mz_fields hf;
 	unsigned cls;
 	uint64_t owner;
+	const unsigned char *hp;
 	unsigned char hbuf[4096];
 
 	if (tail) {
@@ -233,8 +251,8 @@ static void slow_page(struct worker *w, const unsigned char *buf, uint64_t pfn0,
 	} else if (head >= chunk_addr && (head - chunk_addr) % ps == 0 &&
 		   (head - chunk_addr) / ps < n) {
 		mz_fields_of(l, buf + (head - chunk_addr), &hf);
-	} else if (!small_read(w, head, hbuf, ps)) {
-		mz_fields_of(l, hbuf, &hf);
+	} else if ((hp = small_view(w, head, hbuf, ps))) {
+		mz_fields_of(l, hp, &hf);
 	} else {
 		struct mz_fault f = { MZ_FAULT_HEAD, w->range, pfn0 + i, 0, head, 0, NULL };
 
@@ -305,11 +323,25 @@ static void read_range(struct worker *w, uint64_t lo, uint64_t hi, unsigned leve
 	uint32_t ps = w->job->l->psize;
 	uint64_t len = (hi - lo) * ps, addr = w->job->base + lo * ps;
 	uint64_t step, pfn;
+	const unsigned char *v;
 
-	/* A piece within a page (one slab's struct page) is a small read. */
-	if (!(len <= MZ_PC_PAGE ? small_read(w, addr, w->buf, len)
-				 : do_read(w, addr, w->buf, len))) {
-		parse(w, w->buf, lo, hi - lo);
+	/* A piece within a page (one slab's struct page) is a small read;
+	 * a larger one is scanned in place where the reader can view it. */
+	if (len <= MZ_PC_PAGE) {
+		v = small_view(w, addr, w->buf, len);
+		/* The parse's own head and vector reads may reuse that slot. */
+		if (v && v != w->buf && mz_pcache_owns(&w->pc, v)) {
+			memcpy(w->buf, v, len);
+			v = w->buf;
+		}
+	} else if (w->rd.view && (v = w->rd.view(w->rd.arg, addr, len))) {
+		w->res.reads++;
+		w->res.bytes_read += len;
+	} else {
+		v = do_read(w, addr, w->buf, len) ? NULL : w->buf;
+	}
+	if (v) {
+		parse(w, v, lo, hi - lo);
 		return;
 	}
 	if (level >= sizeof(retry_bytes) / sizeof(retry_bytes[0])) {

@@ -830,7 +830,7 @@ static size_t memmap_ranges(ulong max_pfn, struct mz_range **out)
 
 static int run_scan(void)
 {
-	struct mz_reader rd1 = { crash_read, crash_errmsg, NULL };
+	struct mz_reader rd1 = { crash_read, crash_errmsg, NULL, NULL };
 	struct mz_scan_opts o;
 	struct mz_range *ranges = NULL;
 	uint64_t *owners;

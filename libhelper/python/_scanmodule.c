@@ -13,6 +13,8 @@
 #include <Python.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/stat.h>
 #include "../core/scan.h"
 #include "../readers/kdump.h"
 
@@ -232,7 +234,17 @@ static PyObject *owner_dict(const struct mz_tab *t, PyObject *names)
 	return d;
 }
 
-static PyObject *result_dict(struct mz_result *r, PyObject *names)
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* 'open_s', 'scan_s': seconds spent opening the readers and scanning. */
+static PyObject *result_dict(struct mz_result *r, PyObject *names, double open_s,
+			     double scan_s)
 {
 	PyObject *d = PyDict_New(), *maps = PyDict_New(), *mcls = PyDict_New();
 	PyObject *slab = PyDict_New(), *faults = PyList_New(0), *errs = PyList_New(0);
@@ -350,7 +362,8 @@ static PyObject *result_dict(struct mz_result *r, PyObject *names)
 	    set_item(d, PyUnicode_FromString("pages_scanned"),
 		     PyLong_FromUnsignedLongLong(r->pages_scanned)) ||
 	    set_item(d, PyUnicode_FromString("stats"),
-		     Py_BuildValue("{sKsK}", "reads", r->reads, "bytes_read", r->bytes_read)))
+		     Py_BuildValue("{sKsKsdsd}", "reads", r->reads, "bytes_read", r->bytes_read,
+				   "open_seconds", open_s, "scan_seconds", scan_s)))
 		goto fail;
 	return d;
 fail:
@@ -362,6 +375,126 @@ fail:
 	Py_XDECREF(errs);
 	Py_XDECREF(heads);
 	return NULL;
+}
+
+/* PFN ranges: a sequence of (lo, hi), or a buffer of unsigned 64-bit lo, hi
+ * pairs (array('Q')), which a slab walk of 100,000 slabs passes without
+ * making as many tuples. */
+static int ranges_from(PyObject *rlist, struct mz_range **out, Py_ssize_t *n)
+{
+	PyObject *seq;
+	Py_ssize_t k;
+	Py_buffer b;
+
+	if (PyObject_CheckBuffer(rlist)) {
+		if (PyObject_GetBuffer(rlist, &b, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS))
+			return -1;
+		if (b.itemsize != 8 || !b.format || !strchr("QLK", b.format[0]) || b.format[1] ||
+		    b.len % (2 * 8)) {
+			PyBuffer_Release(&b);
+			PyErr_SetString(PyExc_TypeError, "a ranges buffer holds unsigned 64-bit lo, hi pairs");
+			return -1;
+		}
+		*n = b.len / 16;
+		*out = malloc(b.len ? b.len : 1);
+		if (*out)
+			memcpy(*out, b.buf, b.len);
+		PyBuffer_Release(&b);
+		if (!*out) {
+			PyErr_NoMemory();
+			return -1;
+		}
+		return 0;
+	}
+	seq = PySequence_Fast(rlist, "ranges must be a sequence of (lo, hi)");
+	if (!seq)
+		return -1;
+	*n = PySequence_Fast_GET_SIZE(seq);
+	*out = calloc(*n ? *n : 1, sizeof(**out));
+	if (!*out) {
+		Py_DECREF(seq);
+		PyErr_NoMemory();
+		return -1;
+	}
+	for (k = 0; k < *n; k++) {
+		PyObject *r = PySequence_Fast_GET_ITEM(seq, k), **v;
+
+		/* No argument parser per item: a slab walk may pass one range
+		 * per slab. */
+		if ((!PyTuple_Check(r) && !PyList_Check(r)) || PySequence_Fast_GET_SIZE(r) != 2) {
+			PyErr_SetString(PyExc_TypeError, "ranges must be a sequence of (lo, hi)");
+			break;
+		}
+		v = PySequence_Fast_ITEMS(r);
+		(*out)[k].lo = PyLong_AsUnsignedLongLong(v[0]);
+		(*out)[k].hi = PyLong_AsUnsignedLongLong(v[1]);
+		if (PyErr_Occurred())
+			break;
+	}
+	Py_DECREF(seq);
+	return PyErr_Occurred() ? -1 : 0;
+}
+
+/* -- readers kept open ------------------------------------------------------ */
+
+/* libkdumpfile readers of the last vmcore scanned, kept open for the next
+ * scan of the same file: opening one costs ~0.5 ms (libkdumpfile reads the
+ * headers, VMCOREINFO and the kernel's page tables), as much as a tenth of
+ * a slab walk, and a drgn session scans the same dump again and again.
+ * A file is the same while its device, inode, size and mtime are. */
+#define POOL_MAX 16
+
+static struct {
+	struct mz_kdump *k[POOL_MAX];
+	int n;
+	char *path;
+	struct stat st;
+} pool;
+
+static void pool_clear(void)
+{
+	while (pool.n)
+		mz_kdump_close(pool.k[--pool.n]);
+	free(pool.path);
+	pool.path = NULL;
+}
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* A reader of 'path': a kept one, else newly opened (NULL, err set). */
+static struct mz_kdump *reader_get(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (pool.path && (strcmp(pool.path, path) || stat(path, &st) || !same_file(&st, &pool.st)))
+		pool_clear();
+	if (pool.n)
+		return pool.k[--pool.n];
+	return mz_kdump_open(path, err, errlen);
+}
+
+/* Keeps k for the next scan of 'path' (closes it when it cannot, or when a
+ * read failed: see mz_kdump_failed). */
+static void reader_put(const char *path, struct mz_kdump *k)
+{
+	struct stat st;
+
+	if (!pool.path) {
+		if (stat(path, &st) || !(pool.path = strdup(path))) {
+			mz_kdump_close(k);
+			return;
+		}
+		pool.st = st;
+	}
+	if (pool.n == POOL_MAX || strcmp(pool.path, path) || mz_kdump_failed(k)) {
+		mz_kdump_close(k);
+		return;
+	}
+	pool.k[pool.n++] = k;
 }
 
 /* -- scan() ---------------------------------------------------------------- */
@@ -390,9 +523,10 @@ static PyObject *scan(PyObject *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "prog", "decoder", "base", "ranges", "owners",
 				  "threads", "vmcore", NULL };
-	PyObject *prog, *dec, *rlist, *owners, *names, *ret = NULL, *seq = NULL;
+	PyObject *prog, *dec, *rlist, *owners, *names, *ret = NULL;
 	unsigned long long base;
 	int threads = 1, i, rc;
+	double t0, t1, t2;
 	const char *vmcore = NULL;
 	struct mz_layout l;
 	struct mz_range *ranges = NULL;
@@ -402,7 +536,7 @@ static PyObject *scan(PyObject *self, PyObject *args, PyObject *kw)
 	struct mz_scan_opts o = { NULL, 0, 0, 1 };
 	struct mz_result res;
 	uint64_t *own = NULL;
-	Py_ssize_t nr = 0, k;
+	Py_ssize_t nr = 0;
 	(void)self;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "OOKOO|iz", kwlist, &prog, &dec,
@@ -412,30 +546,8 @@ static PyObject *scan(PyObject *self, PyObject *args, PyObject *kw)
 		return NULL;
 	names = class_names;
 	Py_INCREF(names);
-	seq = PySequence_Fast(rlist, "ranges must be a sequence of (lo, hi)");
-	if (!seq)
+	if (ranges_from(rlist, &ranges, &nr))
 		goto out;
-	nr = PySequence_Fast_GET_SIZE(seq);
-	ranges = calloc(nr ? nr : 1, sizeof(*ranges));
-	if (!ranges) {
-		PyErr_NoMemory();
-		goto out;
-	}
-	for (k = 0; k < nr; k++) {
-		PyObject *r = PySequence_Fast_GET_ITEM(seq, k), **v;
-
-		/* No argument parser per item: a slab walk passes one range
-		 * per slab. */
-		if ((!PyTuple_Check(r) && !PyList_Check(r)) || PySequence_Fast_GET_SIZE(r) != 2) {
-			PyErr_SetString(PyExc_TypeError, "ranges must be a sequence of (lo, hi)");
-			goto out;
-		}
-		v = PySequence_Fast_ITEMS(r);
-		ranges[k].lo = PyLong_AsUnsignedLongLong(v[0]);
-		ranges[k].hi = PyLong_AsUnsignedLongLong(v[1]);
-		if (PyErr_Occurred())
-			goto out;
-	}
 	if (owners == Py_None)
 		o.all_owners = 1;
 	else if (u64_list(owners, &own, &o.nowners))
@@ -451,17 +563,19 @@ static PyObject *scan(PyObject *self, PyObject *args, PyObject *kw)
 		PyErr_NoMemory();
 		goto out;
 	}
+	t0 = now();
 	if (vmcore) {
 		for (i = 0; i < threads; i++) {
 			char err[512];
 
-			kd[i] = mz_kdump_open(vmcore, err, sizeof(err));
+			kd[i] = reader_get(vmcore, err, sizeof(err));
 			if (!kd[i]) {
 				PyErr_SetString(PyExc_OSError, err);
 				goto out;
 			}
 			readers[i].read = mz_kdump_read;
 			readers[i].errmsg = mz_kdump_errmsg;
+			readers[i].view = mz_kdump_view;
 			readers[i].arg = kd[i];
 		}
 	} else {
@@ -477,6 +591,7 @@ static PyObject *scan(PyObject *self, PyObject *args, PyObject *kw)
 		PyErr_NoMemory();
 		goto out;
 	}
+	t1 = now();
 	if (vmcore) {
 		Py_BEGIN_ALLOW_THREADS
 		rc = mz_scan(&l, base, readers, ranges, nr, &o, &res);
@@ -484,24 +599,25 @@ static PyObject *scan(PyObject *self, PyObject *args, PyObject *kw)
 	} else {
 		rc = mz_scan(&l, base, readers, ranges, nr, &o, &res);
 	}
+	t2 = now();
 	if (dr.fatal) {
 		if (!PyErr_Occurred())
 			PyErr_SetString(PyExc_RuntimeError, "prog.read failed");
 	} else if (rc) {
 		PyErr_NoMemory();
 	} else {
-		ret = result_dict(&res, names);
+		ret = result_dict(&res, names, t1 - t0, t2 - t1);
 	}
 	mz_result_free(&res);
 out:
 	for (i = 0; kd && i < threads; i++)
-		mz_kdump_close(kd[i]);
+		if (kd[i])
+			reader_put(vmcore, kd[i]);
 	free(kd);
 	free(readers);
 	free(ranges);
 	free(own);
 	Py_XDECREF(dr.read);
-	Py_XDECREF(seq);
 	Py_DECREF(names);
 	return ret;
 }
@@ -536,18 +652,34 @@ static PyObject *kdump_read_py(PyObject *self, PyObject *args)
 	return b;
 }
 
+static PyObject *close_readers(PyObject *self, PyObject *unused)
+{
+	(void)self;
+	(void)unused;
+	pool_clear();
+	Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
 	{ "scan", (PyCFunction)(void (*)(void))scan, METH_VARARGS | METH_KEYWORDS,
 	  "scan(prog, decoder, base, ranges, owners, threads=1, vmcore=None) -> dict" },
+	{ "close_readers", close_readers, METH_NOARGS,
+	  "close_readers(): close the libkdumpfile readers kept open for the next scan" },
 	{ "kdump_read", kdump_read_py, METH_VARARGS,
 	  "kdump_read(path, kvaddr, length) -> bytes, through libkdumpfile" },
 	{ NULL, NULL, 0, NULL }
 };
 
+static void module_free(void *m)
+{
+	(void)m;
+	pool_clear();
+}
+
 static struct PyModuleDef module = {
 	PyModuleDef_HEAD_INIT, "memcg_zombies._scan",
 	"The C page-scan engine (libhelper/).", -1, methods,
-	NULL, NULL, NULL, NULL
+	NULL, NULL, NULL, module_free
 };
 
 PyMODINIT_FUNC PyInit__scan(void)

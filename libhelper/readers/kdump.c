@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <libkdumpfile/kdumpfile.h>
 #include "kdump.h"
+#include "../core/reader.h"
 
 /* A PT_LOAD of an ELF vmcore: physical [paddr, end), file data for the
  * first filesz bytes at off (the rest reads as zeros, as the ELF says). */
@@ -29,6 +30,8 @@ struct mz_kdump {
 	addrxlat_ctx_t *axctx;
 	addrxlat_sys_t *axsys;
 	uint64_t psize;
+	uint64_t held, held_len;	/* the last large view's file range */
+	int failed;			/* a kdump_read failed */
 };
 
 static int seg_cmp(const void *a, const void *b)
@@ -142,6 +145,16 @@ static const struct elf_seg *seg_of(struct mz_kdump *k, uint64_t pa, uint64_t n)
 	return &k->seg[lo - 1];
 }
 
+/* Drops the pages a large view or read mapped (the page cache keeps them):
+ * without this, every memmap page scanned stays in the process's RSS. */
+static void release(struct mz_kdump *k, uint64_t fo, uint64_t len)
+{
+	uint64_t a = fo & ~(k->psize - 1);
+
+	if (len)
+		madvise((void *)(k->map + a), fo + len - a, MADV_DONTNEED);
+}
+
 /* A read of an ELF vmcore: each page translated through the kernel's page
  * tables (addrxlat, as kdump_read does), then copied from the mapping.
  * Returns -1 when something is not plainly in the file; the caller then
@@ -179,14 +192,48 @@ static int elf_read(struct mz_kdump *k, uint64_t kvaddr, unsigned char *p, size_
 		kvaddr += n;
 		len -= n;
 	}
-	/* Drop what a large read mapped (the page cache keeps it): without
-	 * this, every memmap page scanned stays in the process's RSS. */
-	if (total >= (64u << 10) && hi > lo && hi - lo <= 4 * (uint64_t)total) {
-		uint64_t a = lo & ~(k->psize - 1);
-
-		madvise((void *)(k->map + a), hi - a, MADV_DONTNEED);
-	}
+	if (total >= MZ_VIEW_RELEASE && hi > lo && hi - lo <= 4 * (uint64_t)total)
+		release(k, lo, hi - lo);
 	return 0;
+}
+
+const void *mz_kdump_view(void *arg, uint64_t kvaddr, size_t len)
+{
+	struct mz_kdump *k = arg;
+	uint64_t first = 0, next = 0, va = kvaddr;
+	size_t left = len;
+
+	if (!k->map || !len)
+		return NULL;
+	/* In place only where every page is in the file, one after another. */
+	while (left) {
+		uint64_t off = va & (k->psize - 1), pa, fo;
+		size_t n = k->psize - off < left ? k->psize - off : left;
+		addrxlat_fulladdr_t fa = { va - off, ADDRXLAT_KVADDR };
+		const struct elf_seg *s;
+
+		if (addrxlat_fulladdr_conv(&fa, ADDRXLAT_MACHPHYSADDR, k->axctx, k->axsys) !=
+		    ADDRXLAT_OK)
+			return NULL;
+		pa = fa.addr + off;
+		s = seg_of(k, pa, n);
+		if (!s || pa - s->paddr + n > s->filesz)
+			return NULL;
+		fo = s->off + (pa - s->paddr);
+		if (va == kvaddr)
+			first = fo;
+		else if (fo != next)
+			return NULL;
+		next = fo + n;
+		va += n;
+		left -= n;
+	}
+	if (len >= MZ_VIEW_RELEASE) {
+		release(k, k->held, k->held_len);
+		k->held = first;
+		k->held_len = len;
+	}
+	return k->map + first;
 }
 
 struct mz_kdump *mz_kdump_open(const char *path, char *err, size_t errlen)
@@ -261,6 +308,7 @@ int mz_kdump_read(void *arg, uint64_t kvaddr, void *buf, size_t len)
 		kdump_status st = kdump_read(k->ctx, KDUMP_KVADDR, kvaddr, p, &n);
 
 		if (st != KDUMP_OK || !n) {
+			k->failed = 1;
 			/* Worded as drgn words its FaultError. */
 			snprintf(k->err, sizeof(k->err),
 				 "could not read memory from kdump: %s: 0x%llx",
@@ -273,6 +321,11 @@ int mz_kdump_read(void *arg, uint64_t kvaddr, void *buf, size_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+int mz_kdump_failed(const struct mz_kdump *k)
+{
+	return k->failed;
 }
 
 const char *mz_kdump_errmsg(void *arg)

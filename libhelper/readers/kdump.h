@@ -33,6 +33,13 @@ void mz_kdump_close(struct mz_kdump *k);
 
 /* mz_read_fn: reads len bytes at a kernel virtual address; 0 on success. */
 int mz_kdump_read(void *k, uint64_t kvaddr, void *buf, size_t len);
+/* mz_view_fn: ELF vmcores only, the bytes in place in the file's mapping. */
+const void *mz_kdump_view(void *k, uint64_t kvaddr, size_t len);
+/* Whether a read through libkdumpfile ever failed: libkdumpfile 0.5.1's
+ * context is then not to be used again once the scan ends (measured on
+ * makedumpfile -d 31 dumps: reused after failed reads, later reads of
+ * present pages fail to inflate, "error -2", or crash). */
+int mz_kdump_failed(const struct mz_kdump *k);
 /* The message of the last failed read. */
 const char *mz_kdump_errmsg(void *k);
 

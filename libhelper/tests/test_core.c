@@ -33,6 +33,23 @@ static int fake_read(void *arg, uint64_t a, void *buf, size_t len)
 	return -1;
 }
 
+/* The same memory in place (an ELF mapping's view); fake_views counts calls. */
+static int fake_views;
+
+static const void *fake_view(void *arg, uint64_t a, size_t len)
+{
+	(void)arg;
+	fake_views++;
+	if (a >= BASE && a + len <= BASE + sizeof(memmap)) {
+		uint64_t p0 = (a - BASE) / 64, p1 = (a + len - BASE + 63) / 64;
+
+		return p0 < hole_hi && p1 > hole_lo ? NULL : memmap + (a - BASE);
+	}
+	if (a >= VEC && a + len <= VEC + sizeof(vecmem))
+		return vecmem + (a - VEC);
+	return NULL;
+}
+
 static const char *fake_err(void *arg)
 {
 	(void)arg;
@@ -123,6 +140,7 @@ static void run(struct mz_result *r, int threads, const uint64_t *owners, size_t
 		rd[i].read = fake_read;
 		rd[i].errmsg = fake_err;
 		rd[i].arg = NULL;
+		rd[i].view = NULL;
 	}
 	ck_assert_int_eq(mz_result_init(r), 0);
 	ck_assert_int_eq(mz_scan(&l, BASE, rd, &range, 1, &o, r), 0);
@@ -130,7 +148,7 @@ static void run(struct mz_result *r, int threads, const uint64_t *owners, size_t
 
 static void run_layout(struct mz_result *r, const struct mz_layout *l)
 {
-	struct mz_reader rd = { fake_read, fake_err, NULL };
+	struct mz_reader rd = { fake_read, fake_err, NULL, NULL };
 	struct mz_range range = { 0, NPAGES };
 	struct mz_scan_opts o = { NULL, 0, 1, 1 };
 
@@ -188,6 +206,88 @@ START_TEST(test_obj_exts_bits)
 	ck_assert_uint_eq(r.faults[0].kind, MZ_FAULT_CACHE);
 	ck_assert_uint_eq(r.faults[0].addr, 0xffff888000600000ull);
 	ck_assert_uint_eq(r.slabs_with_vector, 0);
+	mz_result_free(&r);
+}
+END_TEST
+
+static void run_ranges(struct mz_result *r, const struct mz_range *ranges, size_t n,
+		       mz_view_fn view)
+{
+	struct mz_layout l;
+	struct mz_reader rd = { fake_read, fake_err, NULL, view };
+	struct mz_scan_opts o = { NULL, 0, 1, 1 };
+
+	layout61(&l);
+	ck_assert_int_eq(mz_result_init(r), 0);
+	ck_assert_int_eq(mz_scan(&l, BASE, &rd, ranges, n, &o, r), 0);
+}
+
+static void same_tab(const struct mz_tab *a, const struct mz_tab *b)
+{
+	size_t i;
+
+	ck_assert_uint_eq(a->len, b->len);
+	for (i = 0; i < a->cap; i++) {
+		const struct mz_ent *e = &a->e[i], *f;
+
+		if (!e->used)
+			continue;
+		f = mz_tab_find(b, e->k[0], e->k[1], e->k[2]);
+		ck_assert_ptr_nonnull(f);
+		ck_assert_int_eq(memcmp(e->n, f->n, sizeof(e->n)), 0);
+	}
+}
+
+/* Scanning in place (reader views) counts what reading does, faults
+ * included, for whole chunks and for one-page slab walks. */
+START_TEST(test_views)
+{
+	const struct mz_range whole = { 0, NPAGES }, hole = { 100, 200 };
+	struct mz_range slabs[3] = { { 7, 8 }, { 7, 9 }, { 1, 2 } };
+	struct mz_result a, b;
+	int k;
+
+	for (k = 0; k < 3; k++) {
+		const struct mz_range *rs = k == 2 ? slabs : k ? &hole : &whole;
+		size_t n = k == 2 ? 3 : 1;
+
+		fill();
+		hole_lo = 150;
+		hole_hi = 151;
+		run_ranges(&a, rs, n, NULL);
+		fake_views = 0;
+		run_ranges(&b, rs, n, fake_view);
+		hole_lo = hole_hi = NPAGES;
+		ck_assert_int_gt(fake_views, 0);
+		same_tab(&a.by_owner, &b.by_owner);
+		same_tab(&a.folios, &b.folios);
+		same_tab(&a.by_mapping, &b.by_mapping);
+		same_tab(&a.slab_objects, &b.slab_objects);
+		ck_assert_uint_eq(a.slabs_with_vector, b.slabs_with_vector);
+		ck_assert_uint_eq(a.pages_scanned, b.pages_scanned);
+		ck_assert_uint_eq(a.nfaults, b.nfaults);
+		ck_assert_uint_eq(a.nfaults, (k == 2 ? 0 : 1));	/* pfn 150 */
+		mz_result_free(&a);
+		mz_result_free(&b);
+	}
+}
+END_TEST
+
+/* A piece smaller than a page is parsed from the page cache's copy of its
+ * memmap page; the slab vector read inside the parse reuses that slot
+ * (VEC and BASE map to slot 0): the rest of the piece must still be the
+ * memmap's. */
+START_TEST(test_piece_outlives_slot)
+{
+	const struct mz_range r78 = { 7, 9 };
+	struct mz_result r;
+
+	ck_assert_uint_eq((BASE >> MZ_PC_SHIFT) % MZ_PC_SLOTS, (VEC >> MZ_PC_SHIFT) % MZ_PC_SLOTS);
+	fill();
+	run_ranges(&r, &r78, 1, NULL);
+	ck_assert_uint_eq(r.slabs_with_vector, 1);
+	ck_assert_uint_eq(owner_pages(&r, 0xffff888000300000ull, MZ_SWAPCACHE), 1);
+	ck_assert_uint_eq(r.pages_scanned, 2);
 	mz_result_free(&r);
 }
 END_TEST
@@ -351,7 +451,7 @@ static int pc_read(void *arg, uint64_t a, void *buf, size_t len)
 
 START_TEST(test_pcache)
 {
-	struct mz_reader rd = { pc_read, NULL, NULL };
+	struct mz_reader rd = { pc_read, NULL, NULL, NULL };
 	struct mz_pcache c;
 	unsigned char out[5000];
 	size_t i;
@@ -389,6 +489,49 @@ START_TEST(test_pcache)
 }
 END_TEST
 
+static int pv_calls;
+
+static const void *pc_view(void *arg, uint64_t a, size_t len)
+{
+	(void)arg;
+	pv_calls++;
+	/* the second page has no view: copied through pc_read */
+	if (a < PC_BASE || a + len > PC_BASE + 4096)
+		return NULL;
+	return pcmem + (a - PC_BASE);
+}
+
+START_TEST(test_pcache_views)
+{
+	struct mz_reader rd = { pc_read, NULL, NULL, pc_view };
+	struct mz_pcache c;
+	const unsigned char *v;
+	unsigned char out[200];
+
+	pc_calls = pv_calls = 0;
+	ck_assert_int_eq(mz_pcache_init(&c), 0);
+	/* In place: the reader's own bytes, nothing copied or allocated. */
+	v = mz_pcache_view(&c, &rd, PC_BASE + 100, 168);
+	ck_assert_ptr_eq(v, pcmem + 100);
+	ck_assert_ptr_eq(mz_pcache_view(&c, &rd, PC_BASE + 300, 8), pcmem + 300);
+	ck_assert_int_eq(pv_calls, 1);
+	ck_assert_int_eq(pc_calls, 0);
+	ck_assert_ptr_null(c.data);
+	ck_assert_int_eq(mz_pcache_owns(&c, v), 0);
+	/* Spanning two pages: no view (the caller copies). */
+	ck_assert_ptr_null(mz_pcache_view(&c, &rd, PC_BASE + 4000, 200));
+	ck_assert_int_eq(mz_pcache_read(&c, &rd, PC_BASE + 4000, out, 200), 0);
+	ck_assert_int_eq(memcmp(out, pcmem + 4000, 200), 0);
+	/* A page without a view is read into the cache's own copy. */
+	v = mz_pcache_view(&c, &rd, PC_BASE + 4096 + 8, 8);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(memcmp(v, pcmem + 4096 + 8, 8), 0);
+	ck_assert_int_eq(mz_pcache_owns(&c, v), 1);
+	ck_assert_int_eq(pc_calls, 1);
+	mz_pcache_free(&c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("libhelper core");
@@ -404,6 +547,9 @@ int main(void)
 	tcase_add_test(tc, test_vector_stride);
 	tcase_add_test(tc, test_table_grows);
 	tcase_add_test(tc, test_pcache);
+	tcase_add_test(tc, test_pcache_views);
+	tcase_add_test(tc, test_views);
+	tcase_add_test(tc, test_piece_outlives_slot);
 	tcase_add_test(tc, test_obj_exts_bits);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
