@@ -43,6 +43,21 @@ static const unsigned char *page(struct mz_pcache *c, const struct mz_reader *rd
 	return v;
 }
 
+const unsigned char *mz_pcache_peek(struct mz_pcache *c, const struct mz_reader *rd,
+				    uint64_t pgaddr)
+{
+	size_t slot = (pgaddr >> MZ_PC_SHIFT) % MZ_PC_SLOTS;
+	const unsigned char *v;
+
+	if (c->tag[slot] == (pgaddr | 1))
+		return c->at[slot];
+	if (!rd->view || !(v = rd->view(rd->arg, pgaddr, MZ_PC_PAGE)))
+		return NULL;
+	c->tag[slot] = pgaddr | 1;
+	c->at[slot] = v;
+	return v;
+}
+
 const unsigned char *mz_pcache_view(struct mz_pcache *c, const struct mz_reader *rd,
 				    uint64_t addr, size_t len)
 {

@@ -41,6 +41,11 @@ int mz_pcache_read(struct mz_pcache *c, const struct mz_reader *rd,
 const unsigned char *mz_pcache_view(struct mz_pcache *c, const struct mz_reader *rd,
 				    uint64_t addr, size_t len);
 
+/* The page at pgaddr in place, cached or viewed now, never read: NULL
+ * when the reader has no view of it.  For touching memory ahead. */
+const unsigned char *mz_pcache_peek(struct mz_pcache *c, const struct mz_reader *rd,
+				    uint64_t pgaddr);
+
 /* Whether p points into a page the cache copied: its slot is reused by
  * the next miss that maps to it, unlike a view. */
 static inline int mz_pcache_owns(const struct mz_pcache *c, const unsigned char *p)

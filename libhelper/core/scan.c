@@ -355,6 +355,47 @@ static void read_range(struct worker *w, uint64_t lo, uint64_t hi, unsigned leve
 		read_range(w, pfn, hi - pfn < step ? hi : pfn + step, level + 1);
 }
 
+/* A walk of slabs alone (one struct page per chunk) waits on memory twice
+ * per slab: its struct page, then its vector.  Where the reader has views,
+ * touch them ahead: the struct page of chunk i + 2 * MZ_AHEAD, the vector
+ * of chunk i + MZ_AHEAD (whose struct page is cached by then). */
+#define MZ_AHEAD 4
+
+static const unsigned char *ahead_page(struct worker *w, const struct chunk *c)
+{
+	uint32_t ps = w->job->l->psize;
+	uint64_t addr = w->job->base + c->lo * ps;
+	const unsigned char *p;
+
+	if ((c->hi - c->lo) * ps > MZ_PC_PAGE || (addr & (MZ_PC_PAGE - 1)) + ps > MZ_PC_PAGE)
+		return NULL;
+	p = mz_pcache_peek(&w->pc, &w->rd, addr & ~(uint64_t)(MZ_PC_PAGE - 1));
+	return p ? p + (addr & (MZ_PC_PAGE - 1)) : NULL;
+}
+
+static void ahead(struct worker *w, size_t i, size_t end)
+{
+	const struct mz_layout *l = w->job->l;
+	const unsigned char *p, *v;
+	struct mz_fields f;
+	uint64_t vec;
+
+	if (i + 2 * MZ_AHEAD < end && (p = ahead_page(w, &w->job->chunks[i + 2 * MZ_AHEAD])))
+		__builtin_prefetch(p + l->off_memcg);
+	if (i + MZ_AHEAD >= end || !(p = ahead_page(w, &w->job->chunks[i + MZ_AHEAD])))
+		return;
+	mz_fields_of(l, p, &f);
+	if (!(f.memcg & l->vector_bit) || !(vec = f.memcg & l->vec_mask))
+		return;
+	v = mz_pcache_peek(&w->pc, &w->rd, vec & ~(uint64_t)(MZ_PC_PAGE - 1));
+	if (v) {
+		v += vec & (MZ_PC_PAGE - 1);
+		__builtin_prefetch(v);
+		__builtin_prefetch(v + 64);
+		__builtin_prefetch(v + 128);
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -366,6 +407,8 @@ static void *worker_main(void *arg)
 		if (b >= j->nbatches || __atomic_load_n(&j->failed, __ATOMIC_RELAXED))
 			break;
 		for (i = j->batch[b]; i < j->batch[b + 1] && !w->err; i++) {
+			if (w->rd.view)
+				ahead(w, i, j->batch[b + 1]);
 			w->range = j->chunks[i].range;
 			read_range(w, j->chunks[i].lo, j->chunks[i].hi, 0);
 		}
