@@ -8,6 +8,7 @@ import pytest
 
 drgn = pytest.importorskip("drgn")
 from memcg_zombies import scan  # noqa: E402
+from tests.bench.bench import _slab_list  # noqa: E402  (the slabs a walk is given)
 
 pytestmark = pytest.mark.skipif("c" not in scan.ENGINES,
                                 reason="memcg_zombies._scan not built (setup.py build_ext)")
@@ -87,19 +88,6 @@ def test_c_equals_python_unreadable_memmap(dump):
         assert not _diff(py, c, loose_messages=True), f"{threads} threads"
 
 
-def _slab_heads(prog):
-    # The slab pages with an object vector, as the Python engine finds them.
-    heads = []
-
-    class Recorder(scan._Scanner):
-        def _slab_vector(self, W, i, addr, vec):
-            heads.append(addr)
-            super()._slab_vector(W, i, addr, vec)
-
-    Recorder(prog, None).run(scan.memmap_ranges(prog))
-    return heads
-
-
 def test_c_slab_walk(dump):
     # A walk over the slabs alone (one struct page each, packed ranges), as
     # make bench times it: the same slab objects as the full scan, through
@@ -107,7 +95,7 @@ def test_c_slab_walk(dump):
     case, fmt = dump
     prog, full = _prog(case, fmt)
     lay = scan.layout(prog)
-    pfns = [(a - lay.vmemmap) // lay.page_size for a in _slab_heads(prog)]
+    pfns = [(a - lay.vmemmap) // lay.page_size for a, _ in _slab_list(prog, scan)[0]]
     if not pfns:
         pytest.skip("no slab with an object vector")
     tuples = [(p, p + 1) for p in pfns]

@@ -15,34 +15,6 @@ void mz_pcache_free(struct mz_pcache *c)
 	c->data = NULL;
 }
 
-static const unsigned char *page(struct mz_pcache *c, const struct mz_reader *rd,
-				 uint64_t pgaddr)
-{
-	size_t slot = (pgaddr >> MZ_PC_SHIFT) % MZ_PC_SLOTS;
-	const unsigned char *v;
-	unsigned char *d;
-
-	if (c->tag[slot] == (pgaddr | 1))
-		return c->at[slot];
-	c->tag[slot] = 0;
-	c->reads++;
-	v = rd->view ? rd->view(rd->arg, pgaddr, MZ_PC_PAGE) : NULL;
-	if (!v) {
-		/* Allocated here: a scan whose reader has views never needs it,
-		 * and a fresh megabyte costs a page fault per page touched. */
-		if (!c->data && !(c->data = malloc((size_t)MZ_PC_SLOTS * MZ_PC_PAGE)))
-			return NULL;
-		d = c->data + slot * MZ_PC_PAGE;
-		if (rd->read(rd->arg, pgaddr, d, MZ_PC_PAGE))
-			return NULL;
-		v = d;
-	}
-	c->bytes += MZ_PC_PAGE;
-	c->tag[slot] = pgaddr | 1;
-	c->at[slot] = v;
-	return v;
-}
-
 const unsigned char *mz_pcache_peek(struct mz_pcache *c, const struct mz_reader *rd,
 				    uint64_t pgaddr)
 {
@@ -56,6 +28,35 @@ const unsigned char *mz_pcache_peek(struct mz_pcache *c, const struct mz_reader 
 	c->tag[slot] = pgaddr | 1;
 	c->at[slot] = v;
 	return v;
+}
+
+/* The page at pgaddr: cached, viewed, else read into the slot's copy. */
+static const unsigned char *page(struct mz_pcache *c, const struct mz_reader *rd,
+				 uint64_t pgaddr)
+{
+	size_t slot = (pgaddr >> MZ_PC_SHIFT) % MZ_PC_SLOTS;
+	const unsigned char *v;
+	unsigned char *d;
+
+	if (c->tag[slot] == (pgaddr | 1))
+		return c->at[slot];
+	c->reads++;
+	if ((v = mz_pcache_peek(c, rd, pgaddr))) {
+		c->bytes += MZ_PC_PAGE;
+		return v;
+	}
+	c->tag[slot] = 0;
+	/* Allocated here: a scan whose reader has views never needs it, and
+	 * a fresh megabyte costs a page fault per page touched. */
+	if (!c->data && !(c->data = malloc((size_t)MZ_PC_SLOTS * MZ_PC_PAGE)))
+		return NULL;
+	d = c->data + slot * MZ_PC_PAGE;
+	if (rd->read(rd->arg, pgaddr, d, MZ_PC_PAGE))
+		return NULL;
+	c->bytes += MZ_PC_PAGE;
+	c->tag[slot] = pgaddr | 1;
+	c->at[slot] = d;
+	return d;
 }
 
 const unsigned char *mz_pcache_view(struct mz_pcache *c, const struct mz_reader *rd,

@@ -155,38 +155,54 @@ static void release(struct mz_kdump *k, uint64_t fo, uint64_t len)
 		madvise((void *)(k->map + a), fo + len - a, MADV_DONTNEED);
 }
 
-/* A read of an ELF vmcore: each page translated through the kernel's page
- * tables (addrxlat, as kdump_read does), then copied from the mapping.
- * Returns -1 when something is not plainly in the file; the caller then
- * reads through libkdumpfile, whose answer (and error) stands. */
+/* Where the n bytes at kvaddr (within one page) lie: translated through
+ * the kernel's page tables (addrxlat, as kdump_read does) to a PT_LOAD.
+ * Returns 1 with the file offset in *fo, 0 when they are past the
+ * segment's file data (zeros, as the ELF says), -1 when they are not
+ * plainly in the file (unmapped, outside every PT_LOAD, straddling the
+ * end of the file data). */
+static int elf_locate(struct mz_kdump *k, uint64_t kvaddr, size_t n, uint64_t *fo)
+{
+	uint64_t off = kvaddr & (k->psize - 1), pa;
+	addrxlat_fulladdr_t fa = { kvaddr - off, ADDRXLAT_KVADDR };
+	const struct elf_seg *s;
+
+	if (addrxlat_fulladdr_conv(&fa, ADDRXLAT_MACHPHYSADDR, k->axctx, k->axsys) !=
+	    ADDRXLAT_OK)
+		return -1;
+	pa = fa.addr + off;
+	s = seg_of(k, pa, n);
+	if (!s)
+		return -1;
+	if (pa - s->paddr + n <= s->filesz) {
+		*fo = s->off + (pa - s->paddr);
+		return 1;
+	}
+	return pa - s->paddr >= s->filesz ? 0 : -1;
+}
+
+/* A read of an ELF vmcore, copied from the mapping page by page.  Returns
+ * -1 when something is not plainly in the file; the caller then reads
+ * through libkdumpfile, whose answer (and error) stands. */
 static int elf_read(struct mz_kdump *k, uint64_t kvaddr, unsigned char *p, size_t len)
 {
-	uint64_t lo = UINT64_MAX, hi = 0;
+	uint64_t lo = UINT64_MAX, hi = 0, fo;
 	size_t total = len;
 
 	while (len) {
-		uint64_t off = kvaddr & (k->psize - 1), pa;
-		size_t n = k->psize - off < len ? k->psize - off : len;
-		addrxlat_fulladdr_t fa = { kvaddr - off, ADDRXLAT_KVADDR };
-		const struct elf_seg *s;
+		size_t n = k->psize - (kvaddr & (k->psize - 1));
+		int where;
 
-		if (addrxlat_fulladdr_conv(&fa, ADDRXLAT_MACHPHYSADDR, k->axctx, k->axsys) !=
-		    ADDRXLAT_OK)
+		n = n < len ? n : len;
+		where = elf_locate(k, kvaddr, n, &fo);
+		if (where < 0)
 			return -1;
-		pa = fa.addr + off;
-		s = seg_of(k, pa, n);
-		if (!s)
-			return -1;
-		if (pa - s->paddr + n <= s->filesz) {
-			uint64_t fo = s->off + (pa - s->paddr);
-
+		if (where) {
 			memcpy(p, k->map + fo, n);
 			lo = fo < lo ? fo : lo;
 			hi = fo + n > hi ? fo + n : hi;
-		} else if (pa - s->paddr >= s->filesz) {
-			memset(p, 0, n);
 		} else {
-			return -1;	/* straddles the end of the file data */
+			memset(p, 0, n);
 		}
 		p += n;
 		kvaddr += n;
@@ -200,30 +216,20 @@ static int elf_read(struct mz_kdump *k, uint64_t kvaddr, unsigned char *p, size_
 const void *mz_kdump_view(void *arg, uint64_t kvaddr, size_t len)
 {
 	struct mz_kdump *k = arg;
-	uint64_t first = 0, next = 0, va = kvaddr;
+	uint64_t first = 0, next = 0, fo, va = kvaddr;
 	size_t left = len;
 
 	if (!k->map || !len)
 		return NULL;
 	/* In place only where every page is in the file, one after another. */
 	while (left) {
-		uint64_t off = va & (k->psize - 1), pa, fo;
-		size_t n = k->psize - off < left ? k->psize - off : left;
-		addrxlat_fulladdr_t fa = { va - off, ADDRXLAT_KVADDR };
-		const struct elf_seg *s;
+		size_t n = k->psize - (va & (k->psize - 1));
 
-		if (addrxlat_fulladdr_conv(&fa, ADDRXLAT_MACHPHYSADDR, k->axctx, k->axsys) !=
-		    ADDRXLAT_OK)
+		n = n < left ? n : left;
+		if (elf_locate(k, va, n, &fo) != 1 || (va != kvaddr && fo != next))
 			return NULL;
-		pa = fa.addr + off;
-		s = seg_of(k, pa, n);
-		if (!s || pa - s->paddr + n > s->filesz)
-			return NULL;
-		fo = s->off + (pa - s->paddr);
 		if (va == kvaddr)
 			first = fo;
-		else if (fo != next)
-			return NULL;
 		next = fo + n;
 		va += n;
 		left -= n;
