@@ -5,34 +5,44 @@ VENV     := .venv
 VENV_PY  := $(VENV)/bin/python
 # The project's own import path for Debian's interpreter (python3-drgn 0.0.22).
 SYS_PATH := .sys-path
-APT_PKGS := qemu-system-x86 qemu-utils busybox-static makedumpfile kmod e2fsprogs xz-utils \
-            zstd gcc libc6-dev make python3 python3-dev python3-venv python3-pip \
-            python3-drgn python3-pytest python3-jsonschema \
-            libkdumpfile-dev libdw-dev libelf-dev crash \
-            check clang libclang-rt-14-dev
+# What building and the fast lane need (compilers, libkdumpfile, crash's headers, Check,
+# Debian's drgn 0.0.22)...
+BUILD_PKGS := gcc libc6-dev make python3 python3-dev python3-venv python3-pip \
+              python3-drgn python3-pytest python3-jsonschema \
+              libkdumpfile-dev libdw-dev libelf-dev crash \
+              check clang libclang-rt-14-dev
+# ...and what the test bed adds: guests, their dumps, makedumpfile.
+TESTBED_PKGS := qemu-system-x86 qemu-utils busybox-static makedumpfile kmod e2fsprogs \
+                xz-utils zstd
 TESTBED  := $(SYS_PY) -m tests.testbed.build
 PYTEST_ARGS ?= -ra
 
-.PHONY: all deps venv vmcores vmcores-index demo test test-venv test-sys unit clean \
+.PHONY: all deps build-deps venv vmcores vmcores-index demo test check lint clean \
         libhelper ctest fuzz bench
 
 all: venv libhelper
 
 # Everything the project needs, installed by the project itself (root: apt; the
-# virtualenv: pip with PyPI's drgn).
-.stamp-deps:
-	@missing=$$(for p in $(APT_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+# virtualenv: pip with PyPI's drgn). Nothing is installed when nothing is missing.
+define apt_ensure
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing: $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@touch $@
+endef
+.stamp-build-deps:
+	$(call apt_ensure,$(BUILD_PKGS))
+.stamp-deps: .stamp-build-deps
+	$(call apt_ensure,$(TESTBED_PKGS))
+build-deps: .stamp-build-deps
 deps: .stamp-deps
 
-$(VENV_PY): .stamp-deps setup.py
+$(VENV_PY): .stamp-build-deps setup.py
 	$(SYS_PY) -m venv $(VENV)
 	$(VENV_PY) -m pip install -q --upgrade pip
-	$(VENV_PY) -m pip install -q drgn pytest jsonschema
+	$(VENV_PY) -m pip install -q drgn pytest jsonschema ruff
 	$(VENV_PY) -m pip install -q -e .
 	@touch $@
 venv: $(VENV_PY) $(SYS_PATH)
@@ -48,29 +58,41 @@ vmcores-index:
 	@$(TESTBED) --print-index
 
 # The main job on the embedded default: the 6.1 case, analysed.
-demo: venv
+demo: venv .stamp-deps
 	$(TESTBED) --kernels 6.1
 	@set -e; idx=$$($(TESTBED) --print-index); \
 	eval "$$($(SYS_PY) -c 'import json,sys; e=[x for x in json.load(open(sys.argv[1]))["entries"] if x["kernel"]=="6.1" and x["format"]=="kdump"][0]; print("VMCORE=%s VMLINUX=%s" % (e["vmcore"], e["vmlinux"]))' $$idx)"; \
 	echo "+ memcg-zombies -c $$VMCORE -s $$VMLINUX"; \
 	$(VENV)/bin/memcg-zombies -c $$VMCORE -s $$VMLINUX
 
-# All tests, under both drgn generations; missing vmcores are built first.
-test: venv vmcores libhelper ctest
+# All tests, under both drgn generations; missing vmcores are built first (with
+# CI=true: every series' newest ABI, every case built anew).
+test: venv vmcores libhelper ctest lint
 	$(VENV_PY) -m pytest $(PYTEST_ARGS) tests
 	PYTHONPATH=$(SYS_PATH) $(SYS_PY) -m pytest $(PYTEST_ARGS) -p no:cacheprovider tests
+
+# The fast lane for people changing code: everything that needs no test bed (unit and
+# synthetic-era tests, Check tests plain and sanitized, the schema, lint), both drgn
+# generations. No guest, no kernel download.
+check: venv libhelper ctest lint
+	MZ_TESTBED=off $(VENV_PY) -m pytest -q $(PYTEST_ARGS) tests
+	MZ_TESTBED=off PYTHONPATH=$(SYS_PATH) $(SYS_PY) -m pytest -q $(PYTEST_ARGS) -p no:cacheprovider tests
+
+# pyflakes-level lint: undefined names, unused imports and variables.
+lint: venv
+	$(VENV)/bin/ruff check --select F --no-cache analyzers tests setup.py
 
 # libhelper: the C page-scan engine (memcg_zombies._scan, in place for both
 # interpreters) and the crash extension (libhelper/build/zombies.so), its Check
 # unit tests plain and under ASan/UBSan, libFuzzer.
-libhelper: .stamp-deps
+libhelper: .stamp-build-deps
 	$(SYS_PY) setup.py -q build_ext --inplace
 	$(MAKE) -C libhelper crash
 
-ctest: .stamp-deps
+ctest: .stamp-build-deps
 	$(MAKE) -C libhelper ctest asan
 
-fuzz: .stamp-deps
+fuzz: .stamp-build-deps
 	$(MAKE) -C libhelper fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-60}
 
 # Large guests (16 GiB kdump, 8 GiB ELF), built once into their own cache.
@@ -82,4 +104,4 @@ bench: venv libhelper
 
 clean:
 	rm -rf libhelper/build analyzers/_scan*.so
-	rm -rf $(VENV) $(SYS_PATH) build *.egg-info .stamp-deps
+	rm -rf $(VENV) $(SYS_PATH) build *.egg-info .stamp-deps .stamp-build-deps

@@ -5,6 +5,8 @@ import pytest
 
 from tests.testbed import build, cache, guest, initramfs, kernels
 
+pytestmark = pytest.mark.guests
+
 
 @pytest.fixture(scope="module")
 def kernel_initrd():

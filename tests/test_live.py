@@ -9,6 +9,8 @@ import pytest
 from tests.expect import check_dying_set
 from tests.testbed import build, cache, kernels, live
 
+pytestmark = pytest.mark.guests
+
 KERNELS = os.environ.get("MZ_LIVE_KERNELS", "6.1,sid").split(",")
 _RUNS = {}
 

@@ -30,7 +30,7 @@ older kernels (4.9: ``is_root_cache``), from ``slab_caches``. Without
 import re
 from typing import Dict, Iterator, Optional, Set, Tuple
 
-from drgn import FaultError, Object, container_of
+from drgn import FaultError, Object
 
 from memcg_zombies.lists import list_entries
 from memcg_zombies.percpu_ref import percpu_ref_read

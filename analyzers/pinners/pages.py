@@ -17,7 +17,7 @@ of per-memcg caches name their memcg too and are reported as one "slab" pin
 in pages.
 """
 
-from typing import Dict, Iterator, List, Optional, Set, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from drgn import FaultError, Object, container_of
 

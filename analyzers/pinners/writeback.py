@@ -23,7 +23,7 @@ So the walk is every bdi on ``bdi_list`` and its ``wb_list``, plus
 
 from typing import Dict, Iterator, List, Set, Tuple
 
-from drgn import FaultError, Object, container_of
+from drgn import FaultError, Object
 
 from memcg_zombies.lists import list_entries, list_nodes
 from memcg_zombies.pinners import Context, Pin, pinner

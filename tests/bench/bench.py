@@ -352,8 +352,8 @@ def main(argv=None):
               f"objects examined ({s['units'] / max(1, s['slabs']):.1f} per slab), "
               f"{s['charged']} charged; counts {'equal' if same else 'DIFFER!'} "
               f"(naive == every C walk == full scan)")
-        print(f"    per-object phase, given the slabs (memcg_slabinfo.py's loop: one drgn "
-              f"read per object):")
+        print("    per-object phase, given the slabs (memcg_slabinfo.py's loop: one drgn "
+              "read per object):")
         print(f"      {'what':42} {'objects/s':>12} {'x naive':>8} {'floor':>8}")
         print(f"      {'naive drgn loop':42} {naive_obj:12,.0f} {1:8.1f}")
         for key, wk in s["walks"].items():

@@ -299,7 +299,6 @@ class SyntheticKernel:
         M = "struct mem_cgroup"
         memcg = b.alloc(self.memcg_size)
         cgrp = self.dfl_root if parent is None else b.new("struct cgroup")
-        css = memcg
         pn = b.new("struct mem_cgroup_per_node")
         for i in range(5):
             b.list_init(b.addr(pn, "struct mem_cgroup_per_node", f"lruvec.lists[{i}]"))

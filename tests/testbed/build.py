@@ -119,6 +119,9 @@ def _boot_and_dump(kernel, d: Path, cmdline, mem, timeout, formats):
     timings = {"ready_s": round(time.monotonic() - t0, 1)}
     errors = {}
     try:
+        # Every dump of a case shows the same memory: the live tests are the place for
+        # memory that moves.
+        g.stop()
         for fmt in formats:
             t = time.monotonic()
             dest = d / f"vmcore.{fmt}"
@@ -149,23 +152,25 @@ def _boot_and_dump(kernel, d: Path, cmdline, mem, timeout, formats):
     return truth, timings, errors
 
 
-def _cached(parent: Path, prefix: str, key: str):
-    """(case dir, its record if already built); stale builds of `prefix` are removed."""
+def _cached(parent: Path, prefix: str, key: str, rebuild=False):
+    """(case dir, its record if already built); stale builds of `prefix` are removed,
+    and with `rebuild` the current one too."""
     d = parent / f"{prefix}-{key}"
     meta = d / "case.json"
-    if meta.exists():
+    if meta.exists() and not rebuild:
         return d, json.loads(meta.read_text())
     for stale in parent.glob(f"{glob.escape(prefix)}-*"):
-        log(f"removing stale case {stale.name}")
+        log(f"removing {'stale ' if stale != d else ''}case {stale.name}")
         shutil.rmtree(stale)
     return d, None
 
 
-def build_case(kernel, bulk=DEFAULT_BULK, mem=DEFAULT_MEM, slab=0, formats=FORMATS):
+def build_case(kernel, bulk=DEFAULT_BULK, mem=DEFAULT_MEM, slab=0, formats=FORMATS,
+               rebuild=False):
     """`slab`: negative dentries each bulk zombie leaves behind; `formats`: FORMATS
-    and "lzo" (`makedumpfile -l -d 31`), for benchmarks."""
+    and "lzo" (`makedumpfile -l -d 31`), for benchmarks; `rebuild`: even if cached."""
     key = case_key(kernel, bulk, mem, slab, formats)
-    d, rec = _cached(cache.path("cases"), kernel["abi"], key)
+    d, rec = _cached(cache.path("cases"), kernel["abi"], key, rebuild)
     if rec:
         return rec
     t0 = time.monotonic()
@@ -174,6 +179,7 @@ def build_case(kernel, bulk=DEFAULT_BULK, mem=DEFAULT_MEM, slab=0, formats=FORMA
         kernel, d, f"mz.scenarios={','.join(SCENARIOS)} mz.bulk={bulk} mz.slab={slab}", mem,
         timeout=300 + bulk * 0.5 + bulk * slab * 1e-4, formats=formats)
     rec = {"key": key, "kernel": kernel["series"], "abi": kernel["abi"],
+           "packages": kernel.get("packages", []), "built": _now(),
            "release": truth["guest"]["release"], "vmlinux": kernel["vmlinux"],
            "bulk": bulk, "slab": slab, "mem_mb": mem, "truth": str(d / "truth.json"),
            "vmcores": {f: str(d / f"vmcore.{f}") for f in formats if (d / f"vmcore.{f}").exists()},
@@ -188,7 +194,11 @@ def variant_key(kernel, name, spec, mem):
                 f"{spec['cmdline']} {','.join(spec['scenarios'])}")
 
 
-def build_variant(kernel, name, mem=DEFAULT_MEM, build=True):
+def _now():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def build_variant(kernel, name, mem=DEFAULT_MEM, build=True, rebuild=False):
     """A variant case: one boot with the variant's command line, a kdump-zlib dump.
     With build=False only a cached one is returned (or None)."""
     spec = VARIANTS[name]
@@ -197,7 +207,7 @@ def build_variant(kernel, name, mem=DEFAULT_MEM, build=True):
     if not build:
         meta = parent / f"{name}-{kernel['abi']}-{key}" / "case.json"
         return json.loads(meta.read_text()) if meta.exists() else None
-    d, rec = _cached(parent, f"{name}-{kernel['abi']}", key)
+    d, rec = _cached(parent, f"{name}-{kernel['abi']}", key, rebuild)
     if rec:
         return rec
     log(f"{kernel['abi']}: booting variant {name} ({spec['cmdline']})")
@@ -205,6 +215,7 @@ def build_variant(kernel, name, mem=DEFAULT_MEM, build=True):
         kernel, d, f"mz.scenarios={','.join(spec['scenarios'])} mz.bulk=0 {spec['cmdline']}",
         mem, timeout=300, formats=["kdump"])
     rec = {"name": name, "key": key, "kernel": kernel["series"], "abi": kernel["abi"],
+           "packages": kernel.get("packages", []), "built": _now(),
            "release": truth["guest"]["release"], "vmlinux": kernel["vmlinux"],
            "cmdline": spec["cmdline"], "scenarios": spec["scenarios"], "mem_mb": mem,
            "truth": str(d / "truth.json"), "vmcores": {"kdump": str(d / "vmcore.kdump")},
@@ -232,11 +243,12 @@ def write_index(cases, variants=()):
 
 
 def build_all(series=None, bulk=DEFAULT_BULK, mem=DEFAULT_MEM, variants=None,
-              cases_too=True):
+              cases_too=True, fresh=False):
     """Build the cases of `series` (default: all). Variants of those series are built
     when `variants` is true (default: only when building every series, i.e. `make
     vmcores`), else listed only if already cached. With cases_too=False the index keeps
-    its current cases and only the variants are (re)built."""
+    its current cases and only the variants are (re)built. `fresh` (cache.fresh(): CI)
+    resolves every series' newest ABI anew and rebuilds each case and variant built."""
     names = series or [k["name"] for k in kernels.SERIES]
     if variants is None:
         variants = series is None
@@ -245,7 +257,8 @@ def build_all(series=None, bulk=DEFAULT_BULK, mem=DEFAULT_MEM, variants=None,
     old = json.loads(index_path().read_text())["cases"] if index_path().exists() else []
     old = [c for c in old if Path(c["truth"]).exists()]
     if cases_too:
-        built = [build_case(kernels.ensure(s), bulk, mem) for s in names]
+        built = [build_case(kernels.ensure(s, refresh=fresh), bulk, mem, rebuild=fresh)
+                 for s in names]
         order = [k["name"] for k in kernels.SERIES]
         keep = [c for c in old if c["kernel"] not in names]
         cases = sorted(built + keep, key=lambda c: order.index(c["kernel"]))
@@ -255,7 +268,8 @@ def build_all(series=None, bulk=DEFAULT_BULK, mem=DEFAULT_MEM, variants=None,
     for name, spec in VARIANTS.items():
         if spec["series"] not in names:
             continue
-        rec = build_variant(kernels.ensure(spec["series"]), name, mem, build=variants)
+        rec = build_variant(kernels.ensure(spec["series"], refresh=fresh and not cases_too),
+                            name, mem, build=variants, rebuild=fresh and variants)
         if rec:
             recs.append(rec)
     return write_index(cases, recs)
@@ -278,7 +292,7 @@ def main(argv=None):
     try:
         index = build_all(args.kernels.split(",") if args.kernels else None, args.bulk, args.mem,
                           variants=True if args.variants_only else args.variants,
-                          cases_too=not args.variants_only)
+                          cases_too=not args.variants_only, fresh=cache.fresh())
     except guest.GuestError as e:
         print(f"testbed: {e}", file=sys.stderr)
         return 1

@@ -16,6 +16,13 @@ def root() -> Path:
     return Path(xdg) / "memcg-zombies"
 
 
+def fresh() -> bool:
+    """Check what a new user gets, not what the cache remembers: with CI=true (or
+    MZ_FRESH=1) every series' newest ABI is resolved afresh (a kernel of an unchanged ABI
+    is reused) and every case the test bed builds is built anew."""
+    return os.environ.get("CI") == "true" or os.environ.get("MZ_FRESH") == "1"
+
+
 def path(*parts: str) -> Path:
     p = root().joinpath(*parts)
     p.mkdir(parents=True, exist_ok=True)

@@ -119,6 +119,16 @@ class Guest:
                 time.sleep(0.1)
         raise GuestError("cannot connect to qemu's QMP socket")
 
+    def stop(self):
+        """Pause the guest's CPUs for good. dump-guest-memory pauses only while it
+        writes and resumes a guest that was running, so the dumps of a running guest
+        show different memory; a guest stopped first stays stopped through every dump
+        (qemu resumes only what it paused itself)."""
+        qmp = self.qmp or self.connect()
+        qmp.cmd("stop")
+        if qmp.cmd("query-status").get("running"):
+            raise GuestError("guest still running after QMP stop")
+
     def dump(self, dest: Path, fmt: str):
         """fmt: 'elf' (paging: true, which drgn needs) or 'kdump-zlib'."""
         qmp = self.qmp or self.connect()

@@ -214,19 +214,38 @@ def _shared_apt():
     return _APT
 
 
-def ensure(series_name, apt=None):
-    """Return the kernel record for a series, fetching it if the cache lacks it."""
+def _extracted(rec):
+    return Path(rec["vmlinux"]).exists() and Path(rec["vmlinuz"]).exists()
+
+
+def _pin(pin, series_name, rec, skipped):
+    """Make `rec` the series' kernel until the next fresh resolution."""
+    rec = {**rec, "series": series_name, "skipped": skipped}
+    pin.write_text(json.dumps(rec, indent=2))
+    log(f"series {series_name}: using {rec['abi']}")
+    return rec
+
+
+def ensure(series_name, apt=None, refresh=False):
+    """The kernel record of a series: the pinned one (the ABI a previous run resolved),
+    or, when the cache has none or `refresh` is true (the test bed's fresh runs), the
+    newest ABI of the series that downloads, extracted once per ABI."""
     series = next(s for s in SERIES if s["name"] == series_name)
     pin = cache.path("kernels") / f"series-{series_name}.json"
-    if pin.exists():
-        rec = json.loads(pin.read_text())
-        if Path(rec["vmlinux"]).exists() and Path(rec["vmlinuz"]).exists():
-            return rec
+    pinned = json.loads(pin.read_text()) if pin.exists() else None
+    if pinned and _extracted(pinned) and not refresh:
+        return pinned
     apt = apt or _shared_apt()
     apt.update()
     debdir = cache.path("debs")
     errors = []
     for abi in candidates(apt, series):
+        dest = cache.path("kernels") / abi
+        known = dest / "kernel.json"
+        rec = (json.loads(known.read_text()) if known.exists()
+               else pinned if pinned and pinned["abi"] == abi else None)
+        if rec and _extracted(rec):  # this ABI was extracted before: reuse it
+            return _pin(pin, series_name, rec, errors)
         try:
             debs = [apt.download(p, debdir) for p in image_packages(apt, abi)]
             log(f"downloading linux-image-{abi}-dbg (~350 MB)")
@@ -235,18 +254,15 @@ def ensure(series_name, apt=None):
             errors.append(str(e))
             log(f"{abi}: not downloadable, trying an older ABI")
             continue
-        dest = cache.path("kernels") / abi
         extract(abi, debs, dbg, dest)
         for d in debs + [dbg]:
             d.unlink()  # extracted: the .debs are 1.3 GB for four kernels
         rec = {"series": series_name, "abi": abi, "packages": [d.name for d in debs + [dbg]],
                "release": release_of(dest / "vmlinuz"),
                "vmlinuz": str(dest / "vmlinuz"), "vmlinux": str(dest / "vmlinux"),
-               "modules": str(dest / "modules"), "depmod_base": str(dest / "depmod"),
-               "skipped": errors}
-        pin.write_text(json.dumps(rec, indent=2))
-        log(f"series {series_name}: using {abi}")
-        return rec
+               "modules": str(dest / "modules"), "depmod_base": str(dest / "depmod")}
+        (dest / "kernel.json").write_text(json.dumps(rec, indent=2))
+        return _pin(pin, series_name, rec, errors)
     raise SystemExit(f"testbed: no downloadable kernel for series {series_name}: {errors}")
 
 
