@@ -45,9 +45,10 @@ def pytest_report_header(config):
     idx = json.loads(build.index_path().read_text())
     lines = [f"test bed: {build.index_path()}"]
     for c in idx["cases"]:
+        release = "" if c["release"] == c["abi"] else f"release {c['release']}; "
         pkgs = ", ".join(c.get("packages", [])) or "packages not recorded"
-        lines.append(f"  {c['kernel']:5} {c['abi']} ({c['release']}; built "
-                     f"{c.get('built', '?')}; {pkgs})")
+        lines.append(f"  {c['kernel']:5} {c['abi']} ({release}built {c.get('built', '?')}; "
+                     f"{pkgs})")
     return lines
 
 
