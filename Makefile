@@ -3,8 +3,9 @@
 SYS_PY   := /usr/bin/python3
 VENV     := .venv
 VENV_PY  := $(VENV)/bin/python
-# The project's own import path for Debian's interpreter (python3-drgn 0.0.22).
-SYS_PATH := .sys-path
+# The project's own import path for Debian's interpreter (python3-drgn 0.0.22): the
+# src folder of the package.
+SYS_PATH := $(CURDIR)/analyzers
 # What building and the fast lane need (compilers, libkdumpfile, crash's headers, Check,
 # Debian's drgn 0.0.22)...
 BUILD_PKGS := gcc libc6-dev make python3 python3-dev python3-venv python3-pip \
@@ -39,16 +40,13 @@ endef
 build-deps: .stamp-build-deps
 deps: .stamp-deps
 
-$(VENV_PY): .stamp-build-deps setup.py
+$(VENV_PY): .stamp-build-deps setup.py pyproject.toml
 	$(SYS_PY) -m venv $(VENV)
 	$(VENV_PY) -m pip install -q --upgrade pip
 	$(VENV_PY) -m pip install -q drgn pytest jsonschema ruff
 	$(VENV_PY) -m pip install -q -e .
 	@touch $@
-venv: $(VENV_PY) $(SYS_PATH)
-
-$(SYS_PATH):
-	mkdir -p $@ && ln -sfn ../analyzers $@/memcg_zombies
+venv: $(VENV_PY)
 
 # Real kernels, guests, vmcores and ground truth (cached outside the clone).
 vmcores: .stamp-deps
@@ -80,13 +78,13 @@ check: venv libhelper ctest lint
 
 # pyflakes-level lint: undefined names, unused imports and variables.
 lint: venv
-	$(VENV)/bin/ruff check --select F --no-cache analyzers tests setup.py
+	$(VENV)/bin/ruff check --no-cache analyzers tests setup.py
 
 # libhelper: the C page-scan engine (memcg_zombies._scan, in place for both
 # interpreters) and the crash extension (libhelper/build/zombies.so), its Check
 # unit tests plain and under ASan/UBSan, libFuzzer.
 libhelper: .stamp-build-deps
-	$(SYS_PY) setup.py -q build_ext --inplace
+	MZ_REQUIRE_C=1 $(SYS_PY) setup.py -q build_ext --inplace
 	$(MAKE) -C libhelper crash
 
 ctest: .stamp-build-deps
@@ -103,5 +101,5 @@ bench: venv libhelper
 	PYTHONPATH=$(SYS_PATH) $(SYS_PY) -m tests.bench.bench
 
 clean:
-	rm -rf libhelper/build analyzers/_scan*.so
-	rm -rf $(VENV) $(SYS_PATH) build *.egg-info .stamp-deps .stamp-build-deps
+	rm -rf libhelper/build analyzers/memcg_zombies/_scan*.so
+	rm -rf $(VENV) .sys-path build *.egg-info .stamp-deps .stamp-build-deps

@@ -1,26 +1,20 @@
-"""memcg-zombies: which memory cgroups are dying, what pins them, did reparenting happen."""
+"""Build of the C page-scan engine; the metadata is in pyproject.toml."""
+
+import os
 
 from setuptools import Extension, setup
 
-# The C page-scan engine (libhelper/): memcg_zombies._scan, used by scan.py
-# when it is importable. Needs libkdumpfile-dev.
+# memcg_zombies._scan (libhelper/), used by scan.py when it is importable. It needs
+# libkdumpfile-dev; without it the install goes on with the pure-Python engine only,
+# unless MZ_REQUIRE_C=1 (as `make libhelper` sets) makes a failed build an error.
 _SCAN_EXT = Extension(
     "memcg_zombies._scan",
     sources=["libhelper/python/_scanmodule.c", "libhelper/core/classify.c",
-             "libhelper/core/agg.c", "libhelper/core/pcache.c", "libhelper/core/scan.c", "libhelper/core/slab.c",
-             "libhelper/readers/kdump.c"],
+             "libhelper/core/agg.c", "libhelper/core/pcache.c", "libhelper/core/scan.c",
+             "libhelper/core/slab.c", "libhelper/readers/kdump.c"],
     libraries=["kdumpfile", "addrxlat", "pthread"],
     extra_compile_args=["-std=gnu99", "-O2", "-Wall", "-Wextra"],
+    optional=os.environ.get("MZ_REQUIRE_C") != "1",
 )
 
-setup(
-    name="memcg-zombies",
-    version="0.1.0",
-    description=__doc__,
-    packages=["memcg_zombies", "memcg_zombies.pinners"],
-    package_dir={"memcg_zombies": "analyzers", "memcg_zombies.pinners": "analyzers/pinners"},
-    package_data={"memcg_zombies": ["schema.json"]},
-    python_requires=">=3.9",
-    ext_modules=[_SCAN_EXT],
-    entry_points={"console_scripts": ["memcg-zombies = memcg_zombies.cli:main"]},
-)
+setup(ext_modules=[_SCAN_EXT])

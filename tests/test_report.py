@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import run_cli, truth_of
 
 jsonschema = pytest.importorskip("jsonschema")
-SCHEMA = json.loads((Path(__file__).parents[1] / "analyzers" / "schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).parents[1] / "analyzers" / "memcg_zombies" / "schema.json").read_text())
 
 
 def _json(dump):
@@ -76,7 +76,7 @@ def test_markdown(case):
 def test_drgn_script(case):
     """The CLI file runs as a drgn script with the same JSON."""
     drgn_cli = [sys.executable, "-m", "drgn"]
-    cli = Path(__file__).parents[1] / "analyzers" / "cli.py"
+    cli = Path(__file__).parents[1] / "analyzers" / "memcg_zombies" / "cli.py"
     r = subprocess.run([*drgn_cli, "-q", "-c", case["vmcores"]["kdump"], "-s", case["vmlinux"],
                         str(cli), "--format", "json", "--no-pins"],
                        capture_output=True, text=True, timeout=900,

@@ -320,7 +320,7 @@ def test_synthetic_json_valid():
     from pathlib import Path
 
     jsonschema = pytest.importorskip("jsonschema")
-    schema = json.loads((Path(__file__).parents[1] / "analyzers" / "schema.json").read_text())
+    schema = json.loads((Path(__file__).parents[1] / "analyzers" / "memcg_zombies" / "schema.json").read_text())
     # Older jsonschema (Debian 12's, beside drgn 0.0.22) resolves "#/$defs/..."
     # against the relative "$id" and fails; the refs are all document-local.
     schema.pop("$id", None)

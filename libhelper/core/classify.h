@@ -36,7 +36,7 @@ static inline void mz_fields_of(const struct mz_layout *l,
 	f->memcg = mz_u64(page, l->off_memcg);
 }
 
-/* Class of a head (or order-0) page: the C twin of analyzers/scan.py's
+/* Class of a head (or order-0) page: the C twin of analyzers/memcg_zombies/scan.py's
  * _Decoder.classify.  The order of the tests is the Python one and must stay
  * so: slab first (a slab's memcg word is a vector), then buddy, kmem, the
  * mapping bits, swap cache, file/shmem, and a zero refcount (free pages that

@@ -1,6 +1,6 @@
 /* Layout descriptor: everything the scanner needs to know about one kernel.
  *
- * It mirrors analyzers/scan.py's _Decoder field for field (the bindings fill
+ * It mirrors analyzers/memcg_zombies/scan.py's _Decoder field for field (the bindings fill
  * it from a _Decoder), so that both engines decide from the same facts.  The
  * core never guesses a version.  Offsets are byte offsets in struct page
  * (struct slab overlays it); NONE marks a member this kernel lacks.

@@ -1,4 +1,4 @@
-/* The memmap scan, step for step analyzers/scan.py's _Scanner:
+/* The memmap scan, step for step analyzers/memcg_zombies/scan.py's _Scanner:
  *
  * - each PFN range is cut into MZ_CHUNK_BYTES reads; a failed read is
  *   retried in 64 KiB, then 4 KiB pieces, and what still fails becomes a

@@ -1,6 +1,6 @@
 /* Pins of dying memcgs that are kernel objects, for the zombies crash
  * extension: sockets, the per-CPU charge stock and BPF maps.  Ports of
- * the drgn visitors analyzers/pinners/sockets.py, stock.py and bpf.py, with
+ * the drgn visitors analyzers/memcg_zombies/pinners/sockets.py, stock.py and bpf.py, with
  * the same semantics (which objects are found, how many css references
  * each holds), reading through crash's readmem (RETURN_ON_ERROR|QUIET,
  * failures counted) and taking offsets from crash's type information.

@@ -1,7 +1,7 @@
 /* zombies: a crash extension listing dying ("zombie") memory cgroups and
  * what pins them, on the same C core as memcg-zombies' page scan
  * (libhelper/core).  The answers are those of the drgn analyzer
- * (analyzers/cgroups.py, percpu_ref.py, pinners/pages.py, children.py):
+ * (analyzers/memcg_zombies/cgroups.py, percpu_ref.py, pinners/pages.py, children.py):
  *
  * - memcgs: css.children/sibling from root_mem_cgroup->css, bounded and
  *   cycle-checked (offline css stay on their parent's list until released);
@@ -776,7 +776,7 @@ static double scan_seconds;
 static uint64_t scan_faults_pages;
 
 /* PFN ranges of the present sparse sections below max_pfn (crash's own
- * mem_section reading), as analyzers/scan.py's memmap_ranges: a hole (the
+ * mem_section reading), as analyzers/memcg_zombies/scan.py's memmap_ranges: a hole (the
  * PCI hole of any machine over 3 GiB) is then not read, nor reported as
  * unreadable.  0..max_pfn without SPARSEMEM.  Returns the count, 0 if out of
  * memory. */

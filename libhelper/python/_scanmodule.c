@@ -1,4 +1,4 @@
-/* memcg_zombies._scan: the C page-scan engine for analyzers/scan.py.
+/* memcg_zombies._scan: the C page-scan engine for analyzers/memcg_zombies/scan.py.
  *
  *   scan(prog, decoder, base, ranges, owners, threads=1, vmcore=None) -> dict
  *

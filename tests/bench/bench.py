@@ -16,7 +16,7 @@ real peak of one analysis. Each measurement runs ``--repeat`` times (default
 3); the table shows medians. Aggregates of every C run are checked equal to
 the Python engine's, and the naive slab loop's counts to the C slab walk's.
 
-    PYTHONPATH=.sys-path /usr/bin/python3 -m tests.bench.bench [--repeat N] [--only kdump|elf]
+    PYTHONPATH=analyzers /usr/bin/python3 -m tests.bench.bench [--repeat N] [--only kdump|elf]
 """
 
 import argparse

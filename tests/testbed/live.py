@@ -77,7 +77,7 @@ def tool_image(dest: Path, script: str):
         if os.path.isdir(os.path.join(site, pkg)):
             shutil.copytree(os.path.join(site, pkg), root / site.lstrip("/") / pkg,
                             ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(cache.PROJECT / "analyzers", root / "opt/mz/memcg_zombies",
+    shutil.copytree(cache.PROJECT / "analyzers" / "memcg_zombies", root / "opt/mz/memcg_zombies",
                     ignore=shutil.ignore_patterns("__pycache__", "*.so"))
     (root / "bin").mkdir(exist_ok=True)
     shutil.copy(initramfs.BUSYBOX, root / "bin/busybox")

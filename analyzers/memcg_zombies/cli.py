@@ -7,7 +7,8 @@ Usage::
 
     memcg-zombies [-c VMCORE] [-s VMLINUX] [--format text|json|markdown]
                   [--top N] [--cgroup PATH|ID]... [--detail] [--all] [--no-pins]
-    drgn -c VMCORE -s VMLINUX analyzers/cli.py [options]
+    drgn -c VMCORE -s VMLINUX analyzers/memcg_zombies/cli.py [options]
+    python3 -m memcg_zombies [options]
 
 Without ``-c`` the running kernel is read through /proc/kcore (root only).
 
@@ -31,24 +32,11 @@ import struct
 import sys
 
 if __name__ == "__main__" and not __package__:
-    # Run as a file (drgn's script runner, or python3 analyzers/cli.py):
-    # make this directory importable under its package name.
-    def _bootstrap() -> None:
-        import importlib.util
-
-        if "memcg_zombies" in sys.modules:
-            return
-        here = os.path.dirname(os.path.abspath(__file__))
-        spec = importlib.util.spec_from_file_location(
-            "memcg_zombies",
-            os.path.join(here, "__init__.py"),
-            submodule_search_locations=[here],
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["memcg_zombies"] = module
-        spec.loader.exec_module(module)
-
-    _bootstrap()
+    # Run as a file (drgn's script runner, or python3 analyzers/memcg_zombies/cli.py):
+    # import the package from the folder that holds it, not this file's siblings.
+    _here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
+    sys.path.insert(0, os.path.dirname(_here))
 
 import drgn  # noqa: E402
 

@@ -1,0 +1,23 @@
+"""
+memcg_zombies: drgn analyzers for dying ("zombie") memory cgroups.
+
+Modules:
+
+- :mod:`memcg_zombies.layout`: era facts, read from the kernel's debug info
+- :mod:`memcg_zombies.cpus`: the possible CPUs, read once per program
+- :mod:`memcg_zombies.lists`: bounded, cycle-checked list walks
+- :mod:`memcg_zombies.percpu_ref`: reading ``struct percpu_ref`` exactly
+- :mod:`memcg_zombies.report`: the report model (no drgn)
+- :mod:`memcg_zombies.cgroups`: walking memcgs, their state and path
+- :mod:`memcg_zombies.scan`: the page scan (pure Python, or the C engine ``_scan``)
+- :mod:`memcg_zombies.pinners`: what pins a dying memcg, one visitor per referrer
+- :mod:`memcg_zombies.pins`: references explained, the one-line verdict
+- :mod:`memcg_zombies.state`: refcounts, ids, page counters, memory.stat
+- :mod:`memcg_zombies.reparent`: did reparenting happen, per mechanism
+- :mod:`memcg_zombies.cost`: what a zombie's own structures cost
+- :mod:`memcg_zombies.analysis`: all of them, for every memcg
+- :mod:`memcg_zombies.render`: text, Markdown and JSON (``schema.json``)
+- :mod:`memcg_zombies.cli`: the ``memcg-zombies`` command (``python3 -m memcg_zombies``)
+"""
+
+__version__ = "0.1.0"
