@@ -11,7 +11,7 @@ From a drgn session::
 """
 
 import os
-from typing import Callable, Dict, Iterable, List, Optional, TypeVar
+from typing import Callable, Dict, List, Optional, TypeVar
 
 import drgn
 from drgn import Object, Program
@@ -22,22 +22,13 @@ from memcg_zombies.cost import memcg_cost
 from memcg_zombies.pinners import Context, collect
 from memcg_zombies.pins import explain, held_by, held_bytes, sort_pins, verdict
 from memcg_zombies.reparent import memcg_reparenting
-from memcg_zombies.report import Fault, MemcgEntry, Report, Source, Zombie
+from memcg_zombies.report import Fault, Report, Source, Zombie
+from memcg_zombies.selection import NoMatch, select
 from memcg_zombies.state import memcg_state_info
 
-__all__ = ("analyze", "select")
+__all__ = ("analyze", "NoMatch")
 
 T = TypeVar("T")
-
-
-def select(entries: Iterable[MemcgEntry], cgroups: Optional[List[str]]) -> List[MemcgEntry]:
-    """Entries matching ``--cgroup`` selectors: a path ("/a/b") or a cgroup id."""
-    entries = list(entries)
-    if not cgroups:
-        return entries
-    wanted_paths = {c.rstrip("/") or "/" for c in cgroups if not c.isdigit()}
-    wanted_ids = {int(c) for c in cgroups if c.isdigit()}
-    return [e for e in entries if e.path in wanted_paths or e.cgroup_id in wanted_ids]
 
 
 def _guarded(faults: List[Fault], where: str, fn: Callable[[], T], default: T) -> T:
@@ -52,7 +43,8 @@ def _guarded(faults: List[Fault], where: str, fn: Callable[[], T], default: T) -
 def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = True,
             scanner: Optional[str] = None, source: Optional[Source] = None) -> Report:
     """
-    Build the report. ``cgroups`` restricts the zombies explained (paths or ids);
+    Build the report. ``cgroups`` restricts the zombies explained (selectors, see
+    :mod:`memcg_zombies.selection`; one that selects no dying memcg raises NoMatch);
     ``pins=False`` only lists memcgs; ``scanner`` forces a page-scan engine.
     """
     report = memcg_report(prog)
@@ -60,13 +52,13 @@ def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = Tru
     report.source.drgn_version = getattr(drgn, "__version__", None)
     report.source.tool_version = __version__
     faults = report.faults
+    dying = select(report.memcgs, cgroups)  # NoMatch before any expensive work
     if not pins:
         return report
 
     memcg_type = prog.type("struct mem_cgroup *")
     memcgs: Dict[int, Object] = {e.address: Object(prog, memcg_type, e.address)
                                  for e in report.memcgs}
-    dying = [e for e in select(report.memcgs, cgroups) if e.state == "dying"]
     zombies = {e.address: memcgs[e.address] for e in dying}
     ctx = Context(prog, zombies, memcgs, faults, scanner)
     found = collect(ctx)

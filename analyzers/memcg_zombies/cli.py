@@ -22,12 +22,14 @@ Exit status:
   truncated after that gives a partial report), /proc/kcore cannot be opened
 - 4: kernel debug info missing, or the vmlinux does not match the kernel
 - 5: kernel without memory cgroups (not built in, or disabled at boot)
+- 6: a ``--cgroup`` selector matched no dying memcg (the message says what it matched)
 """
 
 import argparse
 import contextlib
 import logging
 import os
+import stat
 import struct
 import sys
 
@@ -40,7 +42,7 @@ if __name__ == "__main__" and not __package__:
 
 import drgn  # noqa: E402
 
-from memcg_zombies.analysis import analyze, source_for  # noqa: E402
+from memcg_zombies.analysis import NoMatch, analyze, source_for  # noqa: E402
 from memcg_zombies.cgroups import MemcgUnavailable  # noqa: E402
 from memcg_zombies.render import render_markdown, render_text, write_json  # noqa: E402
 from memcg_zombies.report import Fault  # noqa: E402
@@ -53,6 +55,11 @@ EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_DEBUG_INFO = 4
 EXIT_NO_MEMCG = 5
+EXIT_NO_MATCH = 6
+
+# Compressed containers customers upload vmcores in: magic -> (name, how to unpack).
+_CONTAINERS = ((b"\x1f\x8b", "gzip", "gunzip -k"), (b"\xfd7zXZ\x00", "xz", "unxz -k"),
+               (b"\x28\xb5\x2f\xfd", "zstd", "unzstd"), (b"BZh", "bzip2", "bunzip2 -k"))
 
 
 class CliError(Exception):
@@ -72,13 +79,24 @@ def _one_line(e: BaseException) -> str:
 
 
 def _check_readable(path: str, what: str) -> None:
+    """A regular, readable file that is not a compressed container. Checked before
+    anything opens it: opening a FIFO would wait for a writer forever."""
     try:
-        with open(path, "rb"):
-            pass
+        st = os.stat(path)
     except OSError as e:
         raise CliError(EXIT_INPUT, f"cannot open {what} {path}: {e.strerror}")
-    if not os.path.isfile(path):
-        raise CliError(EXIT_INPUT, f"cannot open {what} {path}: not a regular file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise CliError(EXIT_INPUT, f"cannot open {what} {path}: {kind}")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as e:
+        raise CliError(EXIT_INPUT, f"cannot open {what} {path}: {e.strerror}")
+    for head, name, unpack in _CONTAINERS:
+        if magic.startswith(head):
+            raise CliError(EXIT_INPUT, f"{what} {path} is {name}-compressed: unpack it "
+                                       f"first ({unpack} {path})")
 
 
 def core_truncation(path: str) -> "tuple[int, int] | None":
@@ -219,7 +237,12 @@ def check_debug_info(prog: drgn.Program, vmlinux: "str | None" = None) -> str:
     try:
         uts = prog["init_uts_ns"]
     except KeyError:
-        raise CliError(EXIT_DEBUG_INFO, f"no kernel debug info found in {source}")
+        dumped, built = _dump_release(prog), vmlinux_release(vmlinux) if vmlinux else None
+        if dumped and built and dumped != built:
+            raise CliError(EXIT_DEBUG_INFO, f"{vmlinux} does not match the kernel: "
+                                            f"the dump is {dumped}, this vmlinux is {built}")
+        raise CliError(EXIT_DEBUG_INFO, f"no kernel debug info found in {source}"
+                                        + (f" (the dump is {dumped})" if dumped else ""))
     try:
         release = uts.name.release.string_().decode(errors="replace")
     except drgn.FaultError as e:
@@ -228,17 +251,51 @@ def check_debug_info(prog: drgn.Program, vmlinux: "str | None" = None) -> str:
             f"{source} does not match the kernel (or the dump is damaged): "
             f"cannot read init_uts_ns ({_one_line(e)})",
         ) from e
-    try:
-        expected = prog["UTS_RELEASE"].string_().decode(errors="replace")
-    except (KeyError, LookupError, drgn.FaultError):
-        expected = None  # no VMCOREINFO: nothing to compare with
+    expected = _dump_release(prog)
     if expected is not None and release != expected:
+        built = vmlinux_release(vmlinux) if vmlinux else None
         raise CliError(
             EXIT_DEBUG_INFO,
             f"{source} does not match the kernel: the dump is {expected}, "
-            f"init_uts_ns reads {ascii(release)}",
+            + (f"this vmlinux is {built}" if built else f"init_uts_ns reads {ascii(release)}"),
         )
     return release
+
+
+def _dump_release(prog: drgn.Program) -> "str | None":
+    """The release the dump's VMCOREINFO names (OSRELEASE), None without one."""
+    try:
+        return prog["UTS_RELEASE"].string_().decode(errors="replace")
+    except (KeyError, LookupError, drgn.FaultError, ValueError):
+        return None
+
+
+def vmlinux_release(path: str) -> "str | None":
+    """The release a vmlinux was built as: the second word of the ``Linux version``
+    banner in its .rodata (no debug info needed, so it also names files drgn refused)."""
+    try:
+        with open(path, "rb") as f:
+            ehdr = f.read(64)
+            if ehdr[:4] != b"\x7fELF" or ehdr[4:5] != b"\x02":
+                return None
+            shoff, = struct.unpack_from("<Q", ehdr, 0x28)
+            shentsize, shnum, shstrndx = struct.unpack_from("<HHH", ehdr, 0x3A)
+            f.seek(shoff)
+            shdrs = [struct.unpack_from("<IIQQQQ", f.read(shentsize), 0) for _ in range(shnum)]
+            _, _, _, _, str_off, str_size = shdrs[shstrndx]
+            f.seek(str_off)
+            names = f.read(str_size)
+            for name, _, _, _, off, size in shdrs:
+                if names[name:names.index(b"\0", name)] == b".rodata":
+                    f.seek(off)
+                    data = f.read(size)
+                    at = data.find(b"Linux version ")
+                    if at < 0:
+                        return None
+                    return data[at + 14:data.index(b" ", at + 14)].decode(errors="replace")
+    except (OSError, struct.error, ValueError, IndexError):
+        return None
+    return None
 
 
 @contextlib.contextmanager
@@ -253,6 +310,16 @@ def _scan_threads(n: "int | None"):
         yield
     finally:
         scan.C_OPTIONS["threads"] = saved
+
+
+def _non_negative(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of zombies (0: all)")
+    return n
 
 
 def _positive(text: str) -> int:
@@ -276,11 +343,16 @@ def _parser(script: bool) -> argparse.ArgumentParser:
                        help="vmcore to read (default: the running kernel via /proc/kcore)")
         p.add_argument("-s", "--symbols", metavar="VMLINUX",
                        help="kernel debug info (default: drgn's search)")
-    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
-    p.add_argument("--top", type=int, default=20, metavar="N",
-                   help="show the N zombies pinning the most memory (0: all; default 20)")
-    p.add_argument("--cgroup", action="append", metavar="PATH|ID",
-                   help="explain only this cgroup (path like /a/b, or cgroup id); repeatable")
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                   help="text (default), markdown (for a bug tracker) or json (every "
+                        "memcg, zombie and fault: --top, --detail and --all do not apply)")
+    p.add_argument("--top", type=_non_negative, metavar="N",
+                   help="text, markdown: show the N zombies pinning the most memory "
+                        "(0: all; default 20)")
+    p.add_argument("--cgroup", action="append", metavar="SELECTOR",
+                   help="explain only the dying memcgs selected: a path (/a/b), a glob "
+                        "(/a/*), a cgroup id, css:ID or a memcg address (0x...); "
+                        "repeatable; one that selects none is an error (exit 6)")
     p.add_argument("--detail", action="store_true",
                    help="text: each zombie's pins, refcount, reparenting, counters, cost")
     p.add_argument("--all", action="store_true", help="text: also list every memcg")
@@ -294,13 +366,36 @@ def _parser(script: bool) -> argparse.ArgumentParser:
     return p
 
 
+#: Options that only some formats honour; given with another format they are refused.
+_FORMAT_OPTIONS = {"top": ("text", "markdown"), "detail": ("text",), "all": ("text",)}
+
+
+def _check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse what would be silently ignored: an option its format does not honour,
+    an engine that is not there. parser.error() exits with status 2."""
+    for name, formats in _FORMAT_OPTIONS.items():
+        if getattr(args, name) not in (None, False) and args.format not in formats:
+            parser.error(f"--{name} does not apply to --format {args.format} "
+                         f"(only to {' and '.join(formats)})")
+    if args.scanner == "c":
+        from memcg_zombies import scan
+
+        if "c" not in scan.ENGINES:
+            parser.error("--scanner c: the C engine is not built in this installation "
+                         "(it needs libkdumpfile-dev at build time; `make libhelper`)")
+    if args.top is None:
+        args.top = 20
+
+
 def main(argv=None, prog: "drgn.Program | None" = None) -> int:
     """
     Entry point; returns the exit status. With ``prog`` (drgn's script
     runner), the program is used as is and -c/-s are not accepted.
     """
+    parser = _parser(prog is not None)
     try:
-        args = _parser(prog is not None).parse_args(argv)
+        args = parser.parse_args(argv)
+        _check_options(parser, args)
     except SystemExit as e:  # argparse already printed usage
         return EXIT_OK if e.code == 0 else EXIT_USAGE
 
@@ -345,6 +440,9 @@ def main(argv=None, prog: "drgn.Program | None" = None) -> int:
     except MemcgUnavailable as e:
         print(f"memcg-zombies: error: {e}", file=sys.stderr)
         return EXIT_NO_MEMCG
+    except NoMatch as e:
+        print(f"memcg-zombies: error: {e}", file=sys.stderr)
+        return EXIT_NO_MATCH
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
