@@ -332,12 +332,37 @@ def _positive(text: str) -> int:
     return n
 
 
+def version_text() -> str:
+    """The tool, drgn, and the page-scan engines and readers this installation has."""
+    from memcg_zombies import __version__, scan
+
+    if "c" in scan.ENGINES:
+        engines = "python, c (C readers: drgn, libkdumpfile for vmcore files)"
+    else:
+        engines = ("python (the C engine is not built: it needs libkdumpfile-dev when "
+                   "the package is built)")
+    return (f"memcg-zombies {__version__}\n"
+            f"drgn {getattr(drgn, '__version__', 'unknown')}\n"
+            f"page-scan engines: {engines}\n")
+
+
+class _Version(argparse.Action):
+    def __init__(self, option_strings, dest, **kw):
+        super().__init__(option_strings, dest, nargs=0, help=kw.get("help"))
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stdout.write(version_text())
+        parser.exit()
+
+
 def _parser(script: bool) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="memcg-zombies",
         description="Dying (zombie) memory cgroups: what pins each one, whether "
                     "reparenting happened, what they cost.",
     )
+    p.add_argument("--version", action=_Version,
+                   help="the tool's, drgn's version and the engines available, then exit")
     if not script:
         p.add_argument("-c", "--core", metavar="VMCORE",
                        help="vmcore to read (default: the running kernel via /proc/kcore)")
