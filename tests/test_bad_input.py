@@ -339,3 +339,21 @@ def test_d31_excluded_slab_pages(kernel):
         assert lists, "memcgs are missing but no list fault says why"
     # These dumps did lose slab pages holding memcgs or their kernfs nodes.
     assert excluded
+
+
+def test_partial_report_says_so_first(elf):
+    """A report with faults says so on line 2, before any number, and --strict turns
+    it into exit 7 (the report still written)."""
+    c, copy, t, loads = elf
+    with patched(copy, loads, damage("cycle", t)):
+        r = run("--no-pins", vmcore=copy, vmlinux=c["vmlinux"], fmt="text")
+        strict = run("--no-pins", "--strict", vmcore=copy, vmlinux=c["vmlinux"], fmt="text")
+    assert r.returncode == 0, r.stderr
+    line2 = r.stdout.splitlines()[1]
+    assert line2.startswith("PARTIAL REPORT: 1 fault, "), r.stdout[:500]
+    assert strict.returncode == 7 and strict.stdout == r.stdout
+    assert strict.stderr == "memcg-zombies: partial report: 1 fault (--strict)\n"
+    # A complete report has no such line, and --strict leaves its exit at 0.
+    whole = run("--no-pins", "--strict", vmcore=c["vmcores"]["elf"], vmlinux=c["vmlinux"],
+                fmt="text")
+    assert whole.returncode == 0 and "PARTIAL" not in whole.stdout

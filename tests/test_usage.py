@@ -5,6 +5,7 @@ its documented exit status; every selector form that should select does, checked
 against the cgroups the guest recorded."""
 
 import gzip
+import re
 import json
 import lzma
 import os
@@ -141,3 +142,27 @@ def test_compressed_vmcore_says_how_to_unpack(tmp_path, c61, kind):
     unpack = {"gzip": "gunzip -k", "xz": "unxz -k", "zstd": "unzstd", "bzip2": "bunzip2 -k"}
     assert_error(run(vmcore=dest, vmlinux=c61[0]["vmlinux"]), EXIT_INPUT,
                  f"is {kind}-compressed: unpack it first ({unpack[kind]} {dest})")
+
+
+def test_text_first_screen(c61):
+    """80 columns but for the vmcore's own path; --wide gives one line per zombie; every
+    holder named (no bare "N more"), counts and units agreeing."""
+    c, truth = c61
+    r = _run(c, fmt="text")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[1] == f"read from vmcore {c['vmcores']['kdump']}"
+    wide = [line for line in lines[:1] + lines[2:] if len(line) > 80]
+    assert not wide, wide
+    for unit in ("refs", "objects", "pages", "entries"):
+        assert not re.search(rf"(?<![\d,.])1 {unit}\b", r.stdout), unit
+    w = _run(c, "--wide", fmt="text")
+    table = w.stdout.split("most pinned memory first")[1].splitlines()[1:]
+    assert table[0].split() == ["PINNED", "SWAP", "REFS", "CGROUP_ID", "PATH", "VERDICT"]
+    ext4 = _paths(truth, dying=True, scenario="ext4")[0]
+    row = next(line for line in table if f" {ext4} " in line)
+    # Its three holders: both files and the cgroup writeback (the truth's dirty file).
+    assert "clean.bin" in row and "dirty.bin" in row and "cgroup writeback" in row, row
+    report = json.loads(_run(c).stdout)
+    for z in report["zombies"]:
+        assert not re.search(r"\d+ more\b(?! holders \()", z["verdict"]), z["verdict"]

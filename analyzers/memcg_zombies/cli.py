@@ -23,6 +23,7 @@ Exit status:
 - 4: kernel debug info missing, or the vmlinux does not match the kernel
 - 5: kernel without memory cgroups (not built in, or disabled at boot)
 - 6: a ``--cgroup`` selector matched no dying memcg (the message says what it matched)
+- 7: with ``--strict``, the report was written but is partial (it lists faults)
 """
 
 import argparse
@@ -56,6 +57,7 @@ EXIT_INPUT = 3
 EXIT_DEBUG_INFO = 4
 EXIT_NO_MEMCG = 5
 EXIT_NO_MATCH = 6
+EXIT_PARTIAL = 7
 
 # Compressed containers customers upload vmcores in: magic -> (name, how to unpack).
 _CONTAINERS = ((b"\x1f\x8b", "gzip", "gunzip -k"), (b"\xfd7zXZ\x00", "xz", "unxz -k"),
@@ -381,6 +383,10 @@ def _parser(script: bool) -> argparse.ArgumentParser:
     p.add_argument("--detail", action="store_true",
                    help="text: each zombie's pins, refcount, reparenting, counters, cost")
     p.add_argument("--all", action="store_true", help="text: also list every memcg")
+    p.add_argument("--wide", action="store_true",
+                   help="text: one line per zombie, however wide (default: 80 columns)")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 7 when the report is partial (memory that could not be read)")
     p.add_argument("--no-pins", action="store_true",
                    help="only list memcgs and their state (no page scan)")
     p.add_argument("--scanner", choices=("auto", "python", "c"), default="auto",
@@ -392,7 +398,8 @@ def _parser(script: bool) -> argparse.ArgumentParser:
 
 
 #: Options that only some formats honour; given with another format they are refused.
-_FORMAT_OPTIONS = {"top": ("text", "markdown"), "detail": ("text",), "all": ("text",)}
+_FORMAT_OPTIONS = {"top": ("text", "markdown"), "detail": ("text",), "all": ("text",),
+                   "wide": ("text",)}
 
 
 def _check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -455,9 +462,14 @@ def main(argv=None, prog: "drgn.Program | None" = None) -> int:
             out = render_markdown(report, top=args.top)
         else:
             out = render_text(report, top=args.top, detail=args.detail or bool(args.cgroup),
-                              listing=args.all or args.no_pins)
+                              listing=args.all or args.no_pins, wide=args.wide)
         sys.stdout.write(out)
         sys.stdout.flush()
+        if args.strict and report.faults:
+            n = len(report.faults)
+            print(f"memcg-zombies: partial report: {n} fault{'' if n == 1 else 's'} (--strict)",
+                  file=sys.stderr)
+            return EXIT_PARTIAL
         return EXIT_OK
     except CliError as e:
         print(f"memcg-zombies: error: {e}", file=sys.stderr)

@@ -11,7 +11,8 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from memcg_zombies.pinners import Pin
 
-__all__ = ("explain", "held_bytes", "held_by", "verdict", "human_bytes", "sort_pins")
+__all__ = ("explain", "held_bytes", "held_by", "verdict", "human_bytes", "sort_pins",
+           "unit_of")
 
 
 def sort_pins(pins: List[Pin]) -> List[Pin]:
@@ -30,6 +31,14 @@ def held_bytes(pins: List[Pin]) -> Tuple[int, int]:
     ram = sum(p.bytes for p in pins if not p.detail.get("on_swap"))
     swap = sum(p.bytes for p in pins if p.detail.get("on_swap"))
     return ram, swap
+
+
+_SINGULAR = {"pages": "page", "refs": "ref", "objects": "object", "entries": "entry"}
+
+
+def unit_of(count: int, unit: str) -> str:
+    """"1 page", "2 pages": a pin's unit agreeing with its count."""
+    return _SINGULAR.get(unit, unit) if count == 1 else unit
 
 
 def human_bytes(n: Optional[int]) -> str:
@@ -69,7 +78,7 @@ def phrase(pin: Pin) -> str:
     if pin.kind == "kmem_cache":
         # v4.x-v5.8 per-memcg caches (pinners/kmem_caches.py).
         return f"kmem cache {pin.what}" if n == 1 and pin.what else f"{n} kmem caches"
-    unit = pin.unit[:-1] if n == 1 and pin.unit.endswith("s") else pin.unit
+    unit = unit_of(n, pin.unit)
     return f"{n} {pin.kind} {unit}" + (f" ({pin.what})" if pin.what else "")
 
 
@@ -94,16 +103,34 @@ def _grouped(pins: List[Pin]) -> List[Pin]:
     return sort_pins(out)
 
 
+def _short(pin: Pin) -> str:
+    """A pin without its detail (the file, the socket), for the verdict's tail."""
+    n, s = pin.count, "" if pin.count == 1 else "s"
+    if pin.kind in _PAGE_KINDS:
+        return f"{n} {_PAGE_KINDS[pin.kind]} page{s}"
+    if pin.kind == "socket":
+        return f"{n} socket{s}"
+    return phrase(pin)
+
+
 def verdict(refcnt: Optional[int], pins: List[Pin], shown: int = 2) -> str:
-    """The one-line answer to "why is this memcg still here?"."""
+    """The one-line answer to "why is this memcg still here?": the `shown` largest
+    holders in full, the others by kind and count, never an unnamed "N more"."""
     holding = [p for p in _grouped(pins) if p.css_refs > 0]
     explained, unexplained = explain(refcnt, pins)
     parts = [phrase(p) for p in holding[:shown]]
-    if len(holding) > shown:
-        parts.append(f"{len(holding) - shown} more")
+    rest = holding[shown:]
+    if len(rest) > 3:
+        kinds = sorted({p.kind for p in rest})
+        parts.append(f"{len(rest)} more holders ({', '.join(kinds)})")
+    else:
+        parts += [_short(p) for p in rest]
+    if len(parts) > 1:
+        parts[-2:] = [f"{parts[-2]} and {parts[-1]}"]
     text = "held by " + ", ".join(parts) if parts else ""
     if unexplained and unexplained < 0:
-        text += f"; pins count {-unexplained} more refs than css.refcnt"
+        extra = -unexplained
+        text += f"; pins count {extra} more ref{'' if extra == 1 else 's'} than css.refcnt"
     elif unexplained:
         tail = f"{unexplained} ref{'' if unexplained == 1 else 's'} unexplained"
         text = f"{text}; {tail}" if text else f"held by {tail}"

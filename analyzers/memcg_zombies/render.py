@@ -8,10 +8,11 @@ tracker, or JSON (schema ``memcg-zombies/1``, documented in ``analyzers/schema.j
 
 import io
 import json
+import textwrap
 from collections import defaultdict
 from typing import Dict, List, Optional, TextIO
 
-from memcg_zombies.pins import human_bytes
+from memcg_zombies.pins import human_bytes, unit_of
 from memcg_zombies.report import Report, Zombie
 
 __all__ = ("render_json", "write_json", "render_text", "render_markdown", "flag_names")
@@ -94,12 +95,18 @@ def _header(report: Report) -> List[str]:
     k, src, s = report.kernel, report.source, report.summary
     what = "live kernel (/proc/kcore): memory changed during the walk" if src.live \
         else f"vmcore {src.vmcore}" if src.vmcore else "drgn program"
-    lines = [
-        f"kernel {_s(k.release)}, memory controller on {_s(k.hierarchy)}; {what}",
+    lines = [f"kernel {_s(k.release)}, memory controller on {_s(k.hierarchy)}"]
+    if report.faults:
+        # Line 2, before any number a reader could take as the whole answer.
+        n = len(report.faults)
+        lines.append(f"PARTIAL REPORT: {n} fault{'' if n == 1 else 's'}, kernel memory that "
+                     "could not be read (listed last)")
+    lines += [
+        f"read from the {what}" if what.startswith("live") else f"read from {what}",
         f"{s.total} memcgs: {s.online} online, {s.dying} dying"
         + (f", {s.released} released" if s.released else "")
         + (f", {s.unknown} unreadable" if s.unknown else "")
-        + (f" ({killed} of a live cgroup: memory removed from subtree_control)"
+        + (f" ({killed} in a live cgroup, via subtree_control)"
            if (killed := sum(1 for m in report.memcgs
                              if m.state == "dying" and m.cgroup_online)) else ""),
         f"root cgroup nr_dying_descendants: {_s(s.root_nr_dying_descendants)}"
@@ -108,8 +115,8 @@ def _header(report: Report) -> List[str]:
     ]
     if s.pinned_bytes is not None:
         lines.append(f"dying memcgs pin {human_bytes(s.pinned_bytes)} of RAM"
-                     + (f" and {human_bytes(s.swap_bytes)} of swap" if s.swap_bytes else "")
-                     + f"; their own structures cost {human_bytes(s.cost_bytes)}")
+                     + (f" and {human_bytes(s.swap_bytes)} of swap" if s.swap_bytes else ""))
+        lines.append(f"their own structures cost {human_bytes(s.cost_bytes)}")
     if src.scan:
         sc = src.scan
         how = ("C engine, " + (f"{sc['threads']} libkdumpfile reader(s)" if sc["reader"] == "kdump"
@@ -119,13 +126,16 @@ def _header(report: Report) -> List[str]:
     return lines
 
 
-def _faults(report: Report) -> List[str]:
+def _faults(report: Report, wide: bool = False) -> List[str]:
     lines: List[str] = []
     if report.faults:
         lines += ["", f"{len(report.faults)} faults (results may be incomplete):"]
         for f in report.faults[:_MAX_FAULTS_SHOWN]:
-            addr = "" if f.address is None else f" at {f.address:#x}"
-            lines.append(f"  {f.where}{addr}: {f.error}")
+            addr = "" if f.address is None or f"{f.address:#x}" in f.where \
+                else f" at {f.address:#x}"
+            text = f"  {f.where}{addr}: {f.error}"
+            lines += [text] if wide else textwrap.wrap(text, COLUMNS, subsequent_indent="    ",
+                                                       break_on_hyphens=False)
         if len(report.faults) > _MAX_FAULTS_SHOWN:
             lines.append(f"  ... {len(report.faults) - _MAX_FAULTS_SHOWN} more (all in --format json)")
     return lines
@@ -148,20 +158,35 @@ def _held_by(rows: List[Dict]) -> List[str]:
     table = [("KIND", "MEMCGS", "ALONE", "PINS", "MEMORY")]
     for r in rows:
         table.append((r["kind"], f"{r['memcgs']:,}", f"{r['alone']:,}",
-                      f"{r['count']:,} {r['unit']}", human_bytes(r["bytes"]) if r["bytes"] else "-"))
+                      f"{r['count']:,} {unit_of(r['count'], r['unit'])}",
+                      human_bytes(r["bytes"]) if r["bytes"] else "-"))
     widths = [max(len(t[i]) for t in table) for i in range(len(table[0]))]
     right = (False, True, True, True, True)
     return ["  " + "  ".join(c.rjust(w) if rj else c.ljust(w)
                              for c, w, rj in zip(t, widths, right)).rstrip() for t in table]
 
 
-def _zombie_table(zombies: List[Zombie]) -> List[str]:
+#: The width the default text report keeps to (--wide: one line per zombie).
+COLUMNS = 80
+
+
+def _zombie_table(zombies: List[Zombie], wide: bool = False) -> List[str]:
+    """One line per zombie with its verdict (wide), or the numbers and path on one
+    line and the verdict wrapped below it, within COLUMNS."""
     rows = [("PINNED", "SWAP", "REFS", "CGROUP_ID", "PATH", "VERDICT")]
     for z in zombies:
         rows.append((human_bytes(z.pinned_bytes), human_bytes(z.swap_bytes) if z.swap_bytes else "-",
                      _s(z.entry.refcnt), _s(z.entry.cgroup_id), _s(z.entry.path), z.verdict))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
+    if wide:
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+        return ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 2)]
+    out = ["  ".join(c.ljust(w) for c, w in zip(rows[0][:4], widths)) + "  PATH / verdict"]
+    for r in rows[1:]:
+        out.append("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
+        out += textwrap.wrap(r[5], COLUMNS, initial_indent="    ", subsequent_indent="      ",
+                             break_on_hyphens=False)
+    return out
 
 
 # memory.stat names of the stats state.py reads, in the order a reader scans them.
@@ -210,7 +235,7 @@ def _zombie_detail(z: Zombie, paths: Dict[str, str]) -> List[str]:
                                        "on_swap", "reparented_to", "charged_to"))
             if p["detail"].get("holders"):
                 extra += ("; " if extra else "") + "held open by " + ", ".join(p["detail"]["holders"])
-            lines.append(f"    {p['kind']:<10} {p['count']:>7} {p['unit']:<8} "
+            lines.append(f"    {p['kind']:<10} {p['count']:>7} {unit_of(p['count'], p['unit']):<8} "
                          f"{human_bytes(p['bytes']):>10}  refs {p['css_refs']:<6} {p['what']}"
                          + (f"  [{extra}]" if extra else ""))
     if z.reparenting:
@@ -228,11 +253,12 @@ def _zombie_detail(z: Zombie, paths: Dict[str, str]) -> List[str]:
 
 
 def render_text(report: Report, top: Optional[int] = 20, detail: bool = False,
-                listing: bool = False) -> str:
+                listing: bool = False, wide: bool = False) -> str:
     """
-    The terminal report: header, where the zombies are, one line per zombie (largest
+    The terminal report: header, where the zombies are, one entry per zombie (largest
     pinned memory first, ``top`` of them; 0 or None for all), then with ``detail``
-    each zombie's pins, refcount, reparenting, counters and cost.
+    each zombie's pins, refcount, reparenting, counters and cost. The zombie table
+    keeps to COLUMNS unless ``wide``.
     """
     lines = _header(report)
     if listing or not report.zombies and report.summary.pinned_bytes is None:
@@ -242,17 +268,17 @@ def render_text(report: Report, top: Optional[int] = 20, detail: bool = False,
         shown = zs if not top else zs[:top]
         lines += ["", "where the dying memcgs are:"] + _by_parent(zs)[:10]
         if report.summary.held_by:
-            lines += ["", "what holds them (ALONE: nothing else does; a memcg held by "
-                          "several kinds counts under each):"] + _held_by(report.summary.held_by)
+            lines += ["", "what holds them (ALONE: nothing else does; a memcg can count "
+                          "under several):"] + _held_by(report.summary.held_by)
         lines += ["", f"dying memcgs, most pinned memory first ({len(shown)} of {len(zs)}):"]
-        lines += _zombie_table(shown)
+        lines += _zombie_table(shown, wide)
         if len(shown) < len(zs):
             lines.append(f"... {len(zs) - len(shown)} more (--top 0 shows all)")
         if detail:
             paths = {hex(m.address): m.path for m in report.memcgs if m.path}
             for z in shown:
                 lines += [""] + _zombie_detail(z, paths)
-    lines += _faults(report)
+    lines += _faults(report, wide)
     return "\n".join(lines) + "\n"
 
 
