@@ -26,7 +26,7 @@ CRASH_DEFS = "/usr/include/crash/defs.h"
 
 #: crash 8.0.2 stops in its own initialisation on 6.12+ dumps ('invalid structure
 #: member offset: module_core_size' on 6.12, 'kmem_cache_s_num' on 7.x; see
-#: /work/shared/reference/real-kernel-testbed.md): those runs are skipped with
+#: docs/real-kernel-testbed.md): those runs are skipped with
 #: crash's own words, on those kernels only.
 CRASH_TOO_OLD_FROM = (6, 12)
 _CRASH_INIT_FAILED = re.compile(r"crash: (invalid structure member offset: \S+)")

@@ -3,7 +3,7 @@ Synthetic tests of the kernel eras without a real test kernel (4.9, 4.19, 5.4).
 
 No real 4.x-5.8 kernel package is available here, so these programs are
 SYNTHETIC: types and memory are built through drgn's API
-(:mod:`tests.synthetic`), with the layouts of reference sections 3-6, and the
+(:mod:`tests.synthetic`), with the layouts of docs/kernel-eras.md sections 3-6, and the
 analysis runs through the public API (``analysis.analyze``). They cover
 ``page->mem_cgroup`` decoding, slab pages holding css refs (era A), per-memcg
 kmem caches (eras A and B) and v5.3's cache reparenting (era B), the 4.9

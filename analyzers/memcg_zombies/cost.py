@@ -220,7 +220,7 @@ def memcg_cost(memcg: Object, faults: Optional[List[Fault]] = None) -> Dict[str,
         parts.kmalloc("struct cgroup", size + elem * (cgrp.level.value_() + 1))
         _percpu_ref_parts(parts, "cgroup self css.refcnt", cgrp.self.refcnt, cpus)
         # rstat per-CPU state: on the cgroup up to v6.18, on each css plus
-        # cgroup.rstat_base_cpu since v6.19 (reference section 4).
+        # cgroup.rstat_base_cpu since v6.19 (docs/kernel-eras.md section 4).
         for name in lay.cgroup_rstat_percpu:
             _percpu_member(parts, f"cgroup.{name}", cgrp, name, cpus)
         if lay.css_rstat_cpu:

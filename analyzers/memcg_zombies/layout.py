@@ -260,7 +260,7 @@ class Layout:
         self.kmem_css_refs_per_page = 0 if self.kmem_memcg_is_objcg else 1
         # - slab objects: objcg refs only (v5.9+); before, per-memcg caches.
         self.slab_css_refs_per_object = 0 if self.has_objcg else None
-        # - slab pages of per-memcg caches (reference section 3): up to v5.2
+        # - slab pages of per-memcg caches (docs/kernel-eras.md section 3): up to v5.2
         #   memcg_charge_slab() sets page->mem_cgroup on the slab page and
         #   try_charge() holds one css ref per page (checked 4.9, 4.19).
         #   v5.3's 4d96ba353075 ("mm: memcg/slab: stop setting
@@ -576,7 +576,7 @@ class Layout:
         # v6.10 ("memcg: reduce memory for the lruvec and memcg stats")
         # compacted the state arrays behind mem_cgroup_stats_index[]: int8_t
         # holding index + 1 in v6.10, u8 with U8_MAX for "not a memcg stat"
-        # by v6.12 (reference section 6).
+        # by v6.12 (docs/kernel-eras.md section 6).
         self.stats_index = None
         idx = _object(prog, "mem_cgroup_stats_index")
         if idx is not None:
@@ -606,7 +606,7 @@ class Layout:
         # rstat per-CPU state (cost.py): cgroup->rstat_cpu since v4.18
         # (believed c58632b3631c "cgroup: Rename stat to rstat"); per css
         # (css->rstat_cpu) plus cgroup->rstat_base_cpu after the
-        # per-subsystem rstat split (reference section 4: seen from 6.19;
+        # per-subsystem rstat split (docs/kernel-eras.md section 4: seen from 6.19;
         # believed v6.16 upstream).
         self.css_rstat_cpu = has_member(prog, "struct cgroup_subsys_state", "rstat_cpu")
         self.cgroup_rstat_percpu = [m for m in ("rstat_cpu", "rstat_base_cpu")

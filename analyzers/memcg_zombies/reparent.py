@@ -3,7 +3,7 @@ Reparenting verdicts
 --------------------
 
 At offline the kernel hands some of a memcg's charges to its parent
-(reference sections 0, 2, 3, 5). For one dying memcg, :func:`memcg_reparenting`
+(docs/kernel-eras.md sections 0, 2, 3, 5). For one dying memcg, :func:`memcg_reparenting`
 returns one :class:`Verdict` per mechanism:
 
 - ``kmem_caches``: per-memcg slab caches moved to the parent (v5.3..v5.8;
@@ -17,7 +17,7 @@ returns one :class:`Verdict` per mechanism:
 Verdicts are "reparented", "not reparented", "partial", "not in this kernel"
 or "unknown", each with a reason and evidence (addresses as hex strings).
 Every list walk is bounded; a dying memcg's own ``objcg_list`` head is never
-walked (it is stale on 6.1/6.12: reference section 9).
+walked (it is stale on 6.1/6.12: docs/kernel-eras.md section 9).
 """
 
 from dataclasses import dataclass, field

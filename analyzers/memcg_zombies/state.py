@@ -432,7 +432,7 @@ def memcg_node_stats(memcg: Object, faults: Optional[List[Fault]] = None,
 def frozen_note(prog: Program) -> Dict[str, Any]:
     """
     Which of a dying memcg's values the kernel stopped updating at offline
-    (reference section 2, "Counters are frozen by reparenting"): objcg-charged
+    (docs/kernel-eras.md section 2, "Counters are frozen by reparenting"): objcg-charged
     memory (kmem, slab, percpu; v5.9+) and, since v7.1, LRU folios are
     uncharged from the objcg's current memcg (an ancestor), so the dead
     memcg keeps the values it had at offline; usage is an upper bound.

@@ -1,5 +1,5 @@
 """
-Synthetic kernels of the eras no real package covers (reference sections 0-6)
+Synthetic kernels of the eras no real package covers (docs/kernel-eras.md sections 0-6)
 -----------------------------------------------------------------------------
 
 :class:`SyntheticKernel` declares, for one era, the few struct layouts the

@@ -4,7 +4,7 @@ Per-memcg kmem caches charged to a zombie (v4.x-v5.8)
 
 Until v5.9's 10befea91b61 ("mm: memcg/slab: use a single set of kmem_caches
 for all allocations") every accounted root cache got one child copy per memcg
-(reference section 3), named ``"%s(%llu:%s)"`` after the root cache, the
+(docs/kernel-eras.md section 3), named ``"%s(%llu:%s)"`` after the root cache, the
 memcg's css ``serial_nr`` and its cgroup name, with ``memcg_params.memcg``
 naming the memcg it charges. One pin per child cache; what it holds depends
 on the era (:attr:`Layout.kmem_cache_css_refs`):
