@@ -17,6 +17,8 @@ Modules:
 - :mod:`memcg_zombies.cost`: what a zombie's own structures cost
 - :mod:`memcg_zombies.analysis`: all of them, for every memcg
 - :mod:`memcg_zombies.render`: text, Markdown and JSON (``schema.json``)
+- :mod:`memcg_zombies.selection`: which memcgs ``--cgroup`` selects
+- :mod:`memcg_zombies.vmcore`: what a vmcore file is; which release a vmlinux is
 - :mod:`memcg_zombies.cli`: the ``memcg-zombies`` command (``python3 -m memcg_zombies``)
 """
 

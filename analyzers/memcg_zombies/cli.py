@@ -30,8 +30,6 @@ import argparse
 import contextlib
 import logging
 import os
-import stat
-import struct
 import sys
 
 if __name__ == "__main__" and not __package__:
@@ -47,6 +45,8 @@ from memcg_zombies.analysis import NoMatch, analyze, source_for  # noqa: E402
 from memcg_zombies.cgroups import MemcgUnavailable  # noqa: E402
 from memcg_zombies.render import render_markdown, render_text, write_json  # noqa: E402
 from memcg_zombies.report import Fault  # noqa: E402
+from memcg_zombies.vmcore import (InputError, check_readable, core_truncation,  # noqa: E402
+                                  truncated_text, vmlinux_release)
 
 __all__ = ("main", "open_program", "check_debug_info", "CliError")
 
@@ -58,11 +58,6 @@ EXIT_DEBUG_INFO = 4
 EXIT_NO_MEMCG = 5
 EXIT_NO_MATCH = 6
 EXIT_PARTIAL = 7
-
-# Compressed containers customers upload vmcores in: magic -> (name, how to unpack).
-_CONTAINERS = ((b"\x1f\x8b", "gzip", "gunzip -k"), (b"\xfd7zXZ\x00", "xz", "unxz -k"),
-               (b"\x28\xb5\x2f\xfd", "zstd", "unzstd"), (b"BZh", "bzip2", "bunzip2 -k"))
-
 
 class CliError(Exception):
     """An error to report in one line, with its exit status."""
@@ -80,78 +75,11 @@ def _one_line(e: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def _check_readable(path: str, what: str) -> None:
-    """A regular, readable file that is not a compressed container. Checked before
-    anything opens it: opening a FIFO would wait for a writer forever."""
+def _check_input(path: str, what: str) -> None:
     try:
-        st = os.stat(path)
-    except OSError as e:
-        raise CliError(EXIT_INPUT, f"cannot open {what} {path}: {e.strerror}")
-    if not stat.S_ISREG(st.st_mode):
-        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-        raise CliError(EXIT_INPUT, f"cannot open {what} {path}: {kind}")
-    try:
-        with open(path, "rb") as f:
-            magic = f.read(6)
-    except OSError as e:
-        raise CliError(EXIT_INPUT, f"cannot open {what} {path}: {e.strerror}")
-    for head, name, unpack in _CONTAINERS:
-        if magic.startswith(head):
-            raise CliError(EXIT_INPUT, f"{what} {path} is {name}-compressed: unpack it "
-                                       f"first ({unpack} {path})")
-
-
-def core_truncation(path: str) -> "tuple[int, int] | None":
-    """
-    ``(size, expected)`` when an ELF or kdump-compressed core file is shorter
-    than its own headers say (a copy or a dump that was cut short), else None.
-    ELF: the end of the last PT_LOAD/PT_NOTE. kdump: the end of the data of the
-    last page descriptor (one per bit set in the second bitmap).
-    """
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            head = f.read(4096)
-            if head[:4] == b"\x7fELF" and head[4:5] == b"\x02" and len(head) >= 64:
-                (phoff,) = struct.unpack_from("<Q", head, 0x20)
-                phentsize, phnum = struct.unpack_from("<HH", head, 0x36)
-                need = phoff + phentsize * phnum
-                f.seek(phoff)
-                phdrs = f.read(phentsize * phnum)
-                for i in range(len(phdrs) // phentsize if phentsize >= 56 else 0):
-                    p_type, _, p_offset, _, _, p_filesz = struct.unpack_from(
-                        "<IIQQQQ", phdrs, i * phentsize)
-                    if p_type in (1, 4):  # PT_LOAD, PT_NOTE
-                        need = max(need, p_offset + p_filesz)
-            elif head[:8] == b"KDUMP   " and len(head) >= 448:
-                # struct disk_dump_header: block_size, sub_hdr_size, bitmap_blocks
-                block_size, sub_hdr_size, bitmap_blocks = struct.unpack_from("<iiI", head, 428)
-                if block_size <= 0 or sub_hdr_size < 0:
-                    return None
-                half = bitmap_blocks // 2 * block_size
-                descs = (1 + sub_hdr_size + bitmap_blocks) * block_size
-                f.seek((1 + sub_hdr_size) * block_size + half)
-                bitmap = f.read(half)
-                need = descs
-                dumpable = int.from_bytes(bitmap, "little").bit_count()
-                if len(bitmap) == half and dumpable:
-                    last = descs + (dumpable - 1) * 24  # struct page_desc
-                    f.seek(last)
-                    desc = f.read(12)
-                    need = last + 24
-                    if len(desc) == 12:
-                        offset, length = struct.unpack("<qi", desc)
-                        need = max(need, offset + length)
-            else:
-                return None
-    except (OSError, struct.error, ValueError):
-        return None
-    return (size, need) if size < need else None
-
-
-def _truncated_text(trunc: "tuple[int, int]") -> str:
-    size, need = trunc
-    return f"truncated: {size} of {need} bytes"
+        check_readable(path, what)
+    except InputError as e:
+        raise CliError(EXIT_INPUT, str(e))
 
 
 def open_program(core: "str | None", vmlinux: "str | None") -> drgn.Program:
@@ -161,9 +89,9 @@ def open_program(core: "str | None", vmlinux: "str | None") -> drgn.Program:
     Same calls on drgn 0.0.22 and 0.3.
     """
     if core:
-        _check_readable(core, "vmcore")
+        _check_input(core, "vmcore")
     if vmlinux:
-        _check_readable(vmlinux, "vmlinux")
+        _check_input(vmlinux, "vmlinux")
 
     prog = drgn.Program()
     try:
@@ -198,7 +126,7 @@ def open_program(core: "str | None", vmlinux: "str | None") -> drgn.Program:
         if trunc and isinstance(e.__cause__, drgn.FaultError):
             # Not the vmlinux's fault: the kernel's own memory is not in the file.
             raise CliError(EXIT_INPUT, f"cannot read the kernel from {core}: "
-                                       f"{_truncated_text(trunc)} ({_one_line(e.__cause__)})")
+                                       f"{truncated_text(trunc)} ({_one_line(e.__cause__)})")
         if log:  # drgn 0.3 says why it ignored a file
             raise CliError(e.status, f"{e} (drgn: {_one_line(Exception(log[0]))})")
         raise
@@ -270,34 +198,6 @@ def _dump_release(prog: drgn.Program) -> "str | None":
         return prog["UTS_RELEASE"].string_().decode(errors="replace")
     except (KeyError, LookupError, drgn.FaultError, ValueError):
         return None
-
-
-def vmlinux_release(path: str) -> "str | None":
-    """The release a vmlinux was built as: the second word of the ``Linux version``
-    banner in its .rodata (no debug info needed, so it also names files drgn refused)."""
-    try:
-        with open(path, "rb") as f:
-            ehdr = f.read(64)
-            if ehdr[:4] != b"\x7fELF" or ehdr[4:5] != b"\x02":
-                return None
-            shoff, = struct.unpack_from("<Q", ehdr, 0x28)
-            shentsize, shnum, shstrndx = struct.unpack_from("<HHH", ehdr, 0x3A)
-            f.seek(shoff)
-            shdrs = [struct.unpack_from("<IIQQQQ", f.read(shentsize), 0) for _ in range(shnum)]
-            _, _, _, _, str_off, str_size = shdrs[shstrndx]
-            f.seek(str_off)
-            names = f.read(str_size)
-            for name, _, _, _, off, size in shdrs:
-                if names[name:names.index(b"\0", name)] == b".rodata":
-                    f.seek(off)
-                    data = f.read(size)
-                    at = data.find(b"Linux version ")
-                    if at < 0:
-                        return None
-                    return data[at + 14:data.index(b" ", at + 14)].decode(errors="replace")
-    except (OSError, struct.error, ValueError, IndexError):
-        return None
-    return None
 
 
 @contextlib.contextmanager
@@ -447,12 +347,12 @@ def main(argv=None, prog: "drgn.Program | None" = None) -> int:
             # Memory every part of the analysis needs could not be read.
             if os.environ.get("MEMCG_ZOMBIES_DEBUG"):
                 raise
-            what = f"{_truncated_text(trunc)}: " if trunc else ""
+            what = f"{truncated_text(trunc)}: " if trunc else ""
             where = core or ("/proc/kcore" if prog_given is None else "the program")
             raise CliError(EXIT_INPUT, f"cannot read the kernel's memory from "
                                        f"{where}: {what}{_one_line(e)}")
         if trunc:
-            report.faults.insert(0, Fault("vmcore", f"{_truncated_text(trunc)}: memory "
+            report.faults.insert(0, Fault("vmcore", f"{truncated_text(trunc)}: memory "
                                                     "beyond the end of the file cannot be read"))
             report.summary.faults = len(report.faults)
         if args.format == "json":
