@@ -43,7 +43,7 @@ deps: .stamp-deps
 $(VENV_PY): .stamp-build-deps setup.py pyproject.toml
 	$(SYS_PY) -m venv $(VENV)
 	$(VENV_PY) -m pip install -q --upgrade pip
-	$(VENV_PY) -m pip install -q drgn pytest jsonschema ruff
+	$(VENV_PY) -m pip install -q drgn pytest jsonschema ruff mypy
 	$(VENV_PY) -m pip install -q -e .
 	@touch $@
 venv: $(VENV_PY)
@@ -76,9 +76,11 @@ check: venv libhelper ctest lint
 	MZ_TESTBED=off $(VENV_PY) -m pytest -q $(PYTEST_ARGS) tests
 	MZ_TESTBED=off PYTHONPATH=$(SYS_PATH) $(SYS_PY) -m pytest -q $(PYTEST_ARGS) -p no:cacheprovider tests
 
-# pyflakes-level lint: undefined names, unused imports and variables.
+# pyflakes-level lint: undefined names, unused imports and variables; then mypy on the
+# package (configured in pyproject.toml).
 lint: venv
 	$(VENV)/bin/ruff check --no-cache analyzers tests setup.py
+	$(VENV)/bin/mypy
 
 # libhelper: the C page-scan engine (memcg_zombies._scan, in place for both
 # interpreters) and the crash extension (libhelper/build/zombies.so), its Check
@@ -102,4 +104,4 @@ bench: venv libhelper
 
 clean:
 	rm -rf libhelper/build analyzers/memcg_zombies/_scan*.so
-	rm -rf $(VENV) .sys-path build *.egg-info .stamp-deps .stamp-build-deps
+	rm -rf $(VENV) .sys-path build *.egg-info .stamp-deps .stamp-build-deps .mypy_cache

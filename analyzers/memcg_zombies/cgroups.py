@@ -19,7 +19,7 @@ From a drgn session::
     ...         print(memcg_path(memcg))
 """
 
-from typing import Callable, Iterator, List, Optional, Set, Tuple, TypeVar
+from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple, TypeVar
 
 from drgn import FaultError, Object, Program, container_of
 
@@ -225,8 +225,8 @@ def memcg_path(memcg: Object) -> str:
     """
     lay = layout(memcg.prog_)
     kn = memcg.css.cgroup.kn.read_()
-    names = []
-    seen = set()
+    names: List[str] = []
+    seen: Set[int] = set()
     while True:
         parent = lay.kn_parent_of(kn).read_()
         if not parent:
@@ -326,7 +326,7 @@ def memcg_report(prog: Program, max_memcgs: int = DEFAULT_MAX_MEMCGS) -> Report:
     report = Report(KernelInfo(kernel_release(prog), _hierarchy(prog, root), lay.facts()))
     faults = report.faults
     # Depth from css.parent chain lengths seen so far (pre-order: parents first).
-    depth = {}
+    depth: Dict[int, int] = {}
     for memcg in for_each_memcg(prog, faults, max_memcgs):
         css_addr = memcg.css.address_of_().value_()
         parent = memcg.css.parent.value_() if css_addr != root.css.address_of_().value_() else 0

@@ -48,11 +48,9 @@ def kmalloc_size(size: int, page: int = 4096) -> int:
     return page << (pages - 1).bit_length()
 
 
-def _size(prog: Program, type_name: str) -> Optional[int]:
-    try:
-        return sizeof(prog.type(type_name))
-    except LookupError:
-        return None
+def _size(prog: Program, type_name: str) -> int:
+    # A missing type raises LookupError: memcg_cost()'s step() records it as a fault.
+    return sizeof(prog.type(type_name))
 
 
 def _sized(ptr: Object, part: str) -> Tuple[int, int]:
@@ -106,7 +104,7 @@ class _Parts:
                            "bytes": raw * cpus * count, "how": f"per-CPU x {cpus}"})
 
 
-def _percpu_ref_parts(parts: _Parts, name: str, ref: Object, cpus: int) -> None:
+def _percpu_ref_parts(parts: _Parts, name: str, ref: Object, cpus: Optional[int]) -> None:
     # A live (not exited) percpu_ref: one unsigned long per CPU, and the
     # separately allocated struct percpu_ref_data since v5.10.
     lay = layout(ref.prog_)
@@ -116,7 +114,8 @@ def _percpu_ref_parts(parts: _Parts, name: str, ref: Object, cpus: int) -> None:
         parts.kmalloc(f"{name} percpu_ref_data", _pointee_size(ref.data, "percpu_ref_data"))
 
 
-def _percpu_member(parts: _Parts, name: str, obj: Object, member: str, cpus: int) -> None:
+def _percpu_member(parts: _Parts, name: str, obj: Object, member: str,
+                   cpus: Optional[int]) -> None:
     # A per-CPU allocation hanging off obj.member, when allocated. Callers
     # check that the member exists on this kernel (layout.py).
     ptr = getattr(obj, member)

@@ -11,7 +11,7 @@ Use :func:`layout` to get the (cached) :class:`Layout` of a program.
 """
 
 import re
-from typing import Callable, Dict, Optional, TypeVar
+from typing import Callable, Dict, Optional, Tuple, TypeVar
 
 from drgn import Architecture, FaultError, Object, Program, TypeKind
 
@@ -299,7 +299,8 @@ class Layout:
                          "stride": off(st, "stride")}
         try:
             objects = st.member("objects")
-            self.slab_objects_bits = (objects.bit_offset, objects.bit_field_size or 32)
+            self.slab_objects_bits: Optional[Tuple[int, int]] = (
+                objects.bit_offset, objects.bit_field_size or 32)
         except (LookupError, AttributeError):
             self.slab_objects_bits = None
         # Vector element: struct slabobj_ext (v6.10; 8 or 16 bytes with
@@ -642,7 +643,7 @@ class Layout:
         #   v6.8 (checked 6.8 sources); per node since the v7.1
         #   LRU-to-objcg reparenting series (checked 7.1 sources, Debian 7.2).
         if mc_has("objcg"):
-            self.objcg = "memcg"
+            self.objcg: Optional[str] = "memcg"
         elif pn is not None and pn.has_member("objcg"):
             self.objcg = "per_node"
         else:
@@ -653,7 +654,7 @@ class Layout:
         #   at offline) came with memcg->objcg in v5.9 (bf4f059954dc) and
         #   moved per node with it in v7.1.
         if mc_has("objcg_list"):
-            self.objcg_list = "memcg"
+            self.objcg_list: Optional[str] = "memcg"
         elif pn is not None and pn.has_member("objcg_list"):
             self.objcg_list = "per_node"
         else:
@@ -680,7 +681,7 @@ class Layout:
                 self.list_lru_head = sym
                 break
         if has_member(prog, "struct list_lru", "xa"):
-            self.list_lru_memcg = "xarray"
+            self.list_lru_memcg: Optional[str] = "xarray"
         elif has_member(prog, "struct list_lru_node", "memcg_lrus"):
             self.list_lru_memcg = "array"
         else:

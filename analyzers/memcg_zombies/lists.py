@@ -7,7 +7,7 @@ head, and a NULL or unreadable ``next``, a cycle that misses the head, or the bo
 ends it with a fault instead of a hang or an exception.
 """
 
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Set
 
 from drgn import FaultError, Object, TypeKind, container_of
 
@@ -35,7 +35,7 @@ def list_nodes(head: Object, where: str, bound: int,
     except FaultError as e:
         fault(str(e), None)
         return
-    seen = set()
+    seen: Set[int] = set()
     while pos != start:
         if not pos or pos in seen:
             fault("list cycle not through head" if pos else "NULL next", pos or None)

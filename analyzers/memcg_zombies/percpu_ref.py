@@ -41,8 +41,10 @@ _FLAG_MASK = (1 << _FLAG_BITS) - 1
 class PercpuRef(NamedTuple):
     """A decoded ``struct percpu_ref``."""
 
+    # (count shadows tuple.count(), which mypy reports as an incompatible override;
+    # NamedTuple allows it at runtime and renaming the field would change the API.)
     #: The reference count; None if it could not be computed.
-    count: Optional[int]
+    count: Optional[int]  # type: ignore[assignment]
     #: ``__PERCPU_REF_ATOMIC`` is set.
     atomic: bool
     #: ``__PERCPU_REF_DEAD`` is set (percpu_ref_kill() was called).

@@ -44,11 +44,12 @@ def unit_of(count: int, unit: str) -> str:
 def human_bytes(n: Optional[int]) -> str:
     if n is None:
         return "-"
+    size: float = n
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(size)
 
 
 _PAGE_KINDS = {"pagecache": "page-cache", "shmem": "shmem", "anon": "anon",
@@ -86,7 +87,7 @@ def _grouped(pins: List[Pin]) -> List[Pin]:
     """Pins of one kind added up for the one-line verdict, except page cache, which
     stays per file (the file is the answer)."""
     out: List[Pin] = []
-    by_kind = {}
+    by_kind: Dict[str, Pin] = {}
     for p in pins:
         if p.kind in ("pagecache", "shmem", "child"):
             out.append(p)

@@ -140,8 +140,8 @@ def kmem_caches_verdict(memcg: Object, faults: List[Fault],
         # the root's memcg_caches entry); memcg_params.memcg keeps naming the
         # dead memcg until the cache drains and is destroyed at css_free.
         own = _era_a_caches(memcg, max_steps, where, faults)
-        ev = {"own_caches": len(own), "serial_nr": serial,
-              "caches_listed": [_hex(a) for a in own[:MAX_LISTED]]}
+        ev: Dict[str, Any] = {"own_caches": len(own), "serial_nr": serial,
+                              "caches_listed": [_hex(a) for a in own[:MAX_LISTED]]}
         for f, present in (("kmemcg_id", lay.memcg_kmemcg_id),
                            ("kmem_state", lay.memcg_kmem_state)):
             if present:
@@ -152,7 +152,7 @@ def kmem_caches_verdict(memcg: Object, faults: List[Fault],
                            f"({how})", ev)
         return Verdict(mech, NOT_REPARENTED, f"no per-memcg caches left ({how})", ev)
     own = _walk(memcg.kmem_caches.address_of_(), max_steps, where, faults)
-    ev: Dict[str, Any] = {"own_caches": len(own), "serial_nr": serial}
+    ev = {"own_caches": len(own), "serial_nr": serial}
     anc = _ancestor(memcg)
     moved: List[int] = []
     if anc is not None:
@@ -276,7 +276,7 @@ def objcg_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS
     # Objcgs now owned by the ancestor: from its list (the dying memcg's own
     # head is stale after the splice, so never walk it).
     if anc_lists:
-        total = {"count": 0, "pointing_to_ancestor": 0, "dead": 0, "listed": []}
+        total: Dict[str, Any] = {"count": 0, "pointing_to_ancestor": 0, "dead": 0, "listed": []}
         mine = []  # the lists' address sets, shared through the cache: never copied
         for h in anc_lists:
             # Siblings share the ancestor: walk each list once per report (1,000
@@ -313,6 +313,7 @@ def objcg_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS
 
 def _memcg_lrus(prog: Program, max_steps: int, faults: List[Fault]) -> List[Object]:
     lay = layout(prog)
+    assert lay.list_lru_head is not None  # list_lru_verdict() returns early without one
     head = prog[lay.list_lru_head].address_of_()
     out = []
     for pos in _walk(head, max_steps, lay.list_lru_head, faults):
@@ -439,6 +440,7 @@ def lru_folios_verdict(memcg: Object, faults: List[Fault]) -> Verdict:
                 nonempty.append(f"node{nid}.lists[{i}]")
         if lay.lru_gen:
             gens = lruvec.lrugen
+            assert lay.lru_gen_lists is not None  # Layout sets it whenever lru_gen
             lists = getattr(gens, lay.lru_gen_lists)  # folios[] since v6.3
             for g in range(len(lists)):
                 for t in range(len(lists[g])):

@@ -28,7 +28,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import and_, not_, or_
-from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
+from typing import (Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Protocol, Set,
+                    Tuple, TypedDict, cast)
 
 from drgn import FaultError, Program, sizeof
 
@@ -249,7 +250,9 @@ class _Scanner:
     def __init__(self, prog: Program, owners: Optional[Set[int]]) -> None:
         self.prog = prog
         self.d = _Decoder(layout(prog))
-        self.base = layout(prog).vmemmap
+        base = layout(prog).vmemmap
+        assert base is not None  # _Decoder() refuses a Layout without a vmemmap
+        self.base = base
         self.owners = owners
         self.scan = PageScan()
         self.by_owner: Counter = Counter()
@@ -257,7 +260,7 @@ class _Scanner:
         self.by_mapping: Dict[int, Dict[int, List[int]]] = defaultdict(dict)
         self.slab_objects: Counter = Counter()
         self.slow_class: Dict[Tuple[int, int, int, int], str] = {}
-        self.head_cache: Dict[int, Optional[Tuple[int, ...]]] = {}
+        self.head_cache: Dict[int, Optional[Tuple[int, int, int, int]]] = {}
 
     # -- reading -------------------------------------------------------------
     def run(self, ranges: Iterable[Tuple[int, int]]) -> PageScan:
@@ -519,11 +522,33 @@ def scan_pages(prog: Program, owners_of_interest: Optional[Iterable[int]] = None
 # PageScan fields; tests/test_libhelper.py proves both engines equal on every
 # test-bed vmcore.
 
+class COptions(TypedDict):
+    """The keys of :data:`C_OPTIONS`."""
+
+    threads: Optional[int]
+    reader: str
+    vmcore: Optional[str]
+
+
 #: C engine options: "threads" (None: one per usable CPU) for the libkdumpfile reader;
 #: "reader": "auto" (libkdumpfile for a vmcore file, kdump-compressed or ELF; drgn's
 #: prog.read for the live kernel), "drgn" or "kdump"; "vmcore": the dump's path
 #: (None: the vmcore file the process has open, if exactly one).
-C_OPTIONS: Dict[str, object] = {"threads": None, "reader": "auto", "vmcore": None}
+C_OPTIONS: COptions = {"threads": None, "reader": "auto", "vmcore": None}
+
+
+class CEngine(Protocol):
+    """The C engine's scan function, as registered in :data:`ENGINES`."""
+
+    #: The libkdumpfile readers' counters of the last scan ("reads", "bytes_read",
+    #: "open_seconds", "scan_seconds") with its "reader" and "threads".
+    last_stats: Dict[str, Any]
+
+    def __call__(self, prog: Program, owners: Optional[Set[int]],
+                 ranges: Optional[Iterable[Tuple[int, int]]] = None, *,
+                 reader: Optional[str] = None, threads: Optional[int] = None,
+                 vmcore: Optional[str] = None) -> PageScan: ...
+
 
 #: The engine used when none is asked for: "c" once the extension is built.
 DEFAULT_ENGINE = "python"
@@ -568,11 +593,11 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _c_engine() -> Optional[Callable[..., PageScan]]:
+def _c_engine() -> Optional[CEngine]:
     """Register the C engine as "c" in :data:`ENGINES` when it is built."""
     global DEFAULT_ENGINE
     try:
-        from memcg_zombies import _scan
+        import memcg_zombies._scan as _scan
     except ImportError:
         return None
 
@@ -607,12 +632,14 @@ def _c_engine() -> Optional[Callable[..., PageScan]]:
         s.engine = "c"
         s.reader = "kdump" if vmcore else "drgn"
         s.threads = nthreads if vmcore else 1
-        scan_c.last_stats = dict(stats, reader=s.reader, threads=s.threads)
+        engine.last_stats = dict(stats, reader=s.reader, threads=s.threads)
         return s
 
-    ENGINES["c"] = scan_c
+    # The function object is the engine: it carries last_stats as an attribute.
+    engine = cast(CEngine, scan_c)
+    ENGINES["c"] = engine
     DEFAULT_ENGINE = "c"
-    return scan_c
+    return engine
 
 
 _c_engine()

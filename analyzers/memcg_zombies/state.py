@@ -415,8 +415,8 @@ def memcg_node_stats(memcg: Object, faults: Optional[List[Fault]] = None,
         nr_node_items = prog["NR_VM_NODE_STAT_ITEMS"].value_()
     except KeyError:
         return {}
-    wanted = [(n, _enum(prog, n)) for n in items]
-    wanted = [(n, i) for n, i in wanted if i is not None and i < nr_node_items]
+    enums = [(n, _enum(prog, n)) for n in items]
+    wanted = [(n, i) for n, i in enums if i is not None and i < nr_node_items]
     out: Dict[int, Dict[str, Optional[int]]] = {}
     pns = _try(faults, f"memcg {memcg.value_():#x} nodeinfo", memcg.value_(),
                lambda: nodeinfo(memcg)) or []
@@ -484,7 +484,8 @@ def memcg_state_info(memcg: Object, faults: Optional[List[Fault]] = None,
     hierarchy = _try(faults, f"{where} hierarchy", addr, lambda: memcg_hierarchy(memcg))
     st.counters = _try(faults, f"{where} page counters", addr,
                        lambda: page_counters(memcg, hierarchy)) or {}
-    st.stats_method = _STATS_METHOD.get(layout(prog).vmstats)
+    vmstats = layout(prog).vmstats
+    st.stats_method = _STATS_METHOD.get(vmstats) if vmstats is not None else None
     st.stats = memcg_stats(memcg, faults)
     if per_node:
         st.node_stats = memcg_node_stats(memcg, faults)

@@ -161,7 +161,8 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
         except FaultError as e:
             ctx.fault(where, e, s.value_())
             continue
-        named = serials.get(cache_serial(name))
+        serial = cache_serial(name)
+        named = serials.get(serial) if serial is not None else None
         if memcg not in ctx.zombies and named is None:
             continue
         detail: Dict[str, object] = {"cache": hex(s.value_()), "memcg": hex(memcg),
@@ -187,4 +188,5 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
             # v5.3+ reparented: the cache charges (and holds a css ref on)
             # an ancestor now; the zombie is only in its name.
             detail.update(pins=False, reparented_to=hex(memcg), slab_bytes=nbytes)
+            assert named is not None  # else the cache was skipped above
             yield named, Pin("kmem_cache", text + " [reparented]", 1, "objects", 0, 0, detail)

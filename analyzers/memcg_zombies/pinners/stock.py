@@ -21,7 +21,7 @@ Layouts (:attr:`Layout.memcg_stock`):
 Without CONFIG_MEMCG there is no ``memcg_stock`` and nothing to find.
 """
 
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from drgn import FaultError, Object
 from drgn.helpers.linux.percpu import per_cpu
@@ -39,8 +39,8 @@ def _page_size(prog) -> int:
         return 4096
 
 
-def _memcgs(stock: Object, layout: str) -> Iterator[Tuple[int, int]]:
-    # (memcg address, pre-charged pages)
+def _memcgs(stock: Object, layout: Optional[str]) -> Iterator[Tuple[int, int]]:
+    # (memcg address, pre-charged pages); layout: Layout.memcg_stock
     if layout == "array":
         for memcg, pages in zip(stock.cached, stock.nr_pages):
             yield memcg.value_(), pages.value_()
@@ -48,7 +48,7 @@ def _memcgs(stock: Object, layout: str) -> Iterator[Tuple[int, int]]:
         yield stock.cached.value_(), stock.nr_pages.value_()
 
 
-def _objcgs(prog, stock: Object, cpu: int, layout: str,
+def _objcgs(prog, stock: Object, cpu: int, layout: Optional[str],
             cached_objcg: bool) -> Iterator[Tuple[Object, int]]:
     # (struct obj_cgroup *, pre-charged bytes)
     if layout == "array":

@@ -193,7 +193,8 @@ _COUNTERS = {"pages": _count_pages, "flat": _count_flat, "cluster": _count_clust
 
 def swap_id_counts(ctx: Context) -> Dict[int, Dict[str, int]]:
     """Swap entries per memcg private id: ``{id: {device: entries}}``."""
-    count = _COUNTERS.get(ctx.layout.swap_cgroup)
+    mode = ctx.layout.swap_cgroup
+    count = _COUNTERS.get(mode) if mode is not None else None
     result: Dict[int, Dict[str, int]] = {}
     if count is None:
         return result
