@@ -89,6 +89,8 @@ class Apt:
                      "-o", f"Dir::Cache={self.dir}", "-o", f"Dir::Cache::archives={self.dir / 'archives'}",
                      "-o", "APT::Get::List-Cleanup=0", "-o", "Debug::NoLocking=1"]
         self.updated = False
+        self._names = {}
+        self._dbg = None
 
     def update(self):
         if not self.updated:
@@ -97,17 +99,34 @@ class Apt:
             self.updated = True
 
     def pkgnames(self, prefix):
-        out = subprocess.run(["apt-cache", *self.opts, "pkgnames", prefix],
-                             check=True, capture_output=True, text=True).stdout
-        return out.split()
+        """Package names starting with `prefix` (each apt-cache call takes seconds with
+        seven suites' lists: asked once per prefix and run)."""
+        if prefix not in self._names:
+            out = subprocess.run(["apt-cache", *self.opts, "pkgnames", prefix],
+                                 check=True, capture_output=True, text=True).stdout
+            self._names[prefix] = out.split()
+        return self._names[prefix]
 
-    def suites_of(self, pkg):
-        """The suites (codenames, as in the sources list) that carry a package."""
-        out = subprocess.run(["apt-cache", *self.opts, "madison", pkg],
+    def dbg_suites(self):
+        """{linux-image-*-dbg package: suites carrying it}, once per run."""
+        if self._dbg is None:
+            names = [n for n in self.pkgnames("linux-image-") if n.endswith("-dbg")]
+            self._dbg = self.suites_of(names) if names else {}
+        return self._dbg
+
+    def suites_of(self, pkgs):
+        """{package: the suites (codenames, as in the sources list) that carry it}, in one
+        apt-cache call (one per package took minutes for the kernels of seven suites)."""
+        out = subprocess.run(["apt-cache", *self.opts, "madison", *pkgs],
                              capture_output=True, text=True).stdout
+        suites = {p: set() for p in pkgs}
         # "pkg | version | http://mirror/debian sid/main amd64 Packages"
-        return {f.split("/")[0] for line in out.splitlines() if line.count("|") == 2
-                for f in line.split("|")[2].split()[1:2]}
+        for line in out.splitlines():
+            if line.count("|") == 2:
+                pkg, _, where = (f.strip() for f in line.split("|"))
+                if pkg in suites and len(where.split()) > 1:
+                    suites[pkg].add(where.split()[1].split("/")[0])
+        return suites
 
     def download(self, pkg, dest: Path) -> Path:
         dest.mkdir(parents=True, exist_ok=True)
@@ -130,8 +149,9 @@ def candidates(apt, series):
     """ABIs of the series with debug info, newest first: those its own suites carry
     (sid's and trixie-backports' ABIs look alike)."""
     rx = re.compile(r"linux-image-(" + series["abi"] + r")-dbg$")
-    abis = {m.group(1) for n in apt.pkgnames("linux-image-") if (m := rx.match(n))
-            and apt.suites_of(n) & set(series["suites"])}
+    carried = apt.dbg_suites()
+    abis = {m.group(1) for n, suites in carried.items()
+            if (m := rx.match(n)) and suites & set(series["suites"])}
     return sorted(abis, key=version_key, reverse=True)
 
 
