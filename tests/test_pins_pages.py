@@ -172,7 +172,7 @@ def test_bulk_zombies_one_shmem_page(case):
     if kver(case) >= (7, 1):
         assert not dying
         return
-    assert len(dying) == len(bulk) == 1000
+    assert len(dying) == len(bulk) == case["bulk"]
     for path in dying:
         (f,) = truth["cgroups"][path]["files"]
         name, fs = fs_path(f["path"])

@@ -19,8 +19,9 @@ from drgn import Object, Program
 from memcg_zombies import __version__
 from memcg_zombies.cgroups import memcg_report
 from memcg_zombies.cost import memcg_cost
-from memcg_zombies.pinners import Context, collect
-from memcg_zombies.pins import explain, held_by, held_bytes, sort_pins, verdict
+from memcg_zombies.groups import group_rows, older_than, patterns
+from memcg_zombies.pinners import Context, Pin, collect
+from memcg_zombies.pins import explain, held_by, held_bytes, holding_kinds, sort_pins, verdict
 from memcg_zombies.reparent import memcg_reparenting
 from memcg_zombies.report import Fault, Report, Source, Zombie
 from memcg_zombies.selection import NoMatch, select
@@ -41,11 +42,13 @@ def _guarded(faults: List[Fault], where: str, fn: Callable[[], T], default: T) -
 
 
 def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = True,
-            scanner: Optional[str] = None, source: Optional[Source] = None) -> Report:
+            scanner: Optional[str] = None, source: Optional[Source] = None,
+            group_depth: Optional[int] = None) -> Report:
     """
     Build the report. ``cgroups`` restricts the zombies explained (selectors, see
     :mod:`memcg_zombies.selection`; one that selects no dying memcg raises NoMatch);
-    ``pins=False`` only lists memcgs; ``scanner`` forces a page-scan engine.
+    ``pins=False`` only lists memcgs; ``scanner`` forces a page-scan engine;
+    ``group_depth`` cuts the groups' patterns after that many names.
     """
     report = memcg_report(prog)
     report.source = source or Source()
@@ -91,8 +94,24 @@ def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = Tru
     s.cost_bytes = sum(z.cost.get("total_bytes", 0) or 0 for z in report.zombies)
     s.held_by = held_by((found.get(z.entry.address, []), z.unexplained_refs)
                         for z in report.zombies)
+    _group(report, found, group_depth)
     s.faults = len(faults)
     return report
+
+
+def _group(report: Report, found: Dict[int, List[Pin]], depth: Optional[int]) -> None:
+    """Each zombie's group and relative age; the groups in the summary."""
+    pats = patterns((z.entry.path for z in report.zombies if z.entry.path), depth)
+    live = [(m.path, m.cgroup_id) for m in report.memcgs
+            if m.state == "online" and m.level > 0 and m.path and m.cgroup_id is not None]
+    live_ids = sorted(cid for _, cid in live)
+    for z in report.zombies:
+        z.group = pats.get(z.entry.path) if z.entry.path else None
+        z.older_than_live = older_than(z.entry.cgroup_id, live_ids)
+    report.summary.groups = group_rows(
+        ((z.group or "?", z.entry.cgroup_id, z.pinned_bytes, z.swap_bytes,
+          holding_kinds(found.get(z.entry.address, []), z.unexplained_refs))
+         for z in report.zombies), live)
 
 
 def source_for(vmcore: Optional[str], vmlinux: Optional[str]) -> Source:

@@ -283,6 +283,11 @@ def _parser(script: bool) -> argparse.ArgumentParser:
     p.add_argument("--detail", action="store_true",
                    help="text: each zombie's pins, refcount, reparenting, counters, cost")
     p.add_argument("--all", action="store_true", help="text: also list every memcg")
+    p.add_argument("--groups", type=_non_negative, metavar="N",
+                   help="text: show the N groups (leaks by name pattern) pinning the most "
+                        "(0: all; default 10)")
+    p.add_argument("--group-depth", type=_positive, metavar="N",
+                   help="cut group patterns after N names (/a/b/c at 2: /a/b)")
     p.add_argument("--wide", action="store_true",
                    help="text: one line per zombie, however wide (default: 80 columns)")
     p.add_argument("--strict", action="store_true",
@@ -299,7 +304,7 @@ def _parser(script: bool) -> argparse.ArgumentParser:
 
 #: Options that only some formats honour; given with another format they are refused.
 _FORMAT_OPTIONS = {"top": ("text", "markdown"), "detail": ("text",), "all": ("text",),
-                   "wide": ("text",)}
+                   "wide": ("text",), "groups": ("text",)}
 
 
 def _check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -317,6 +322,8 @@ def _check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
                          "(it needs libkdumpfile-dev at build time; `make libhelper`)")
     if args.top is None:
         args.top = 20
+    if args.groups is None:
+        args.groups = 10
 
 
 def main(argv=None, prog: "drgn.Program | None" = None) -> int:
@@ -342,7 +349,7 @@ def main(argv=None, prog: "drgn.Program | None" = None) -> int:
             with _scan_threads(args.threads):
                 report = analyze(prog, cgroups=args.cgroup, pins=not args.no_pins,
                                  scanner=None if args.scanner == "auto" else args.scanner,
-                                 source=source)
+                                 source=source, group_depth=args.group_depth)
         except drgn.FaultError as e:
             # Memory every part of the analysis needs could not be read.
             if os.environ.get("MEMCG_ZOMBIES_DEBUG"):
@@ -362,7 +369,8 @@ def main(argv=None, prog: "drgn.Program | None" = None) -> int:
             out = render_markdown(report, top=args.top)
         else:
             out = render_text(report, top=args.top, detail=args.detail or bool(args.cgroup),
-                              listing=args.all or args.no_pins, wide=args.wide)
+                              listing=args.all or args.no_pins, wide=args.wide,
+                              shown_groups=args.groups)
         sys.stdout.write(out)
         sys.stdout.flush()
         if args.strict and report.faults:

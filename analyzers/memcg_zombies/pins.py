@@ -7,12 +7,12 @@ first: how much of the css refcount they explain, how much memory they hold, and
 one-line verdict such as "held by 1024 shmem pages of /cache.bin (tmpfs)".
 """
 
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from memcg_zombies.pinners import Pin
 
-__all__ = ("explain", "held_bytes", "held_by", "verdict", "human_bytes", "sort_pins",
-           "unit_of")
+__all__ = ("explain", "held_bytes", "held_by", "holding_kinds", "verdict", "human_bytes",
+           "sort_pins", "unit_of")
 
 
 def sort_pins(pins: List[Pin]) -> List[Pin]:
@@ -141,6 +141,12 @@ def verdict(refcnt: Optional[int], pins: List[Pin], shown: int = 2) -> str:
     return text
 
 
+def holding_kinds(pins: List[Pin], unexplained: Optional[int]) -> Set[str]:
+    """The kinds of pin that hold a memcg (css refs), "unexplained" for refs no pin has."""
+    kinds = {p.kind for p in pins if p.css_refs > 0}
+    return kinds | ({"unexplained"} if unexplained and unexplained > 0 else set())
+
+
 def held_by(zombies: Iterable[Tuple[List[Pin], Optional[int]]]) -> List[Dict[str, Any]]:
     """
     What holds the dying memcgs, per kind of pin, from each zombie's (pins, refs
@@ -151,18 +157,16 @@ def held_by(zombies: Iterable[Tuple[List[Pin], Optional[int]]]) -> List[Dict[str
     """
     rows: Dict[str, Dict[str, Any]] = {}
     for pins, unexplained in zombies:
-        kinds = set()
+        kinds = holding_kinds(pins, unexplained)
         for p in pins:
             if p.css_refs <= 0:
                 continue  # reparented, or never a css ref: listed, not holding
-            kinds.add(p.kind)
             r = rows.setdefault(p.kind, {"kind": p.kind, "memcgs": 0, "alone": 0, "count": 0,
                                          "unit": p.unit, "bytes": 0})
             if p.unit == r["unit"]:
                 r["count"] += p.count
             r["bytes"] += p.bytes
-        if unexplained and unexplained > 0:
-            kinds.add("unexplained")
+        if "unexplained" in kinds:
             r = rows.setdefault("unexplained", {"kind": "unexplained", "memcgs": 0, "alone": 0,
                                                 "count": 0, "unit": "refs", "bytes": 0})
             r["count"] += unexplained

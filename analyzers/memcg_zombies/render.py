@@ -9,7 +9,6 @@ tracker, or JSON (schema ``memcg-zombies/1``, documented in ``analyzers/schema.j
 import io
 import json
 import textwrap
-from collections import defaultdict
 from typing import Dict, List, Optional, TextIO
 
 from memcg_zombies.pins import human_bytes, unit_of
@@ -141,16 +140,36 @@ def _faults(report: Report, wide: bool = False) -> List[str]:
     return lines
 
 
-def _by_parent(zombies: List[Zombie]) -> List[str]:
-    """Where the zombies are: one line per parent cgroup, largest first."""
-    groups: Dict[str, List[Zombie]] = defaultdict(list)
-    for z in zombies:
-        path = z.entry.path or "?"
-        groups[path.rsplit("/", 1)[0] or "/"].append(z)
-    rows = sorted(groups.items(), key=lambda kv: (sum(z.pinned_bytes for z in kv[1]), len(kv[1])),
-                  reverse=True)
-    return [f"  {len(zs):>7} under {parent:<30} pinning {human_bytes(sum(z.pinned_bytes for z in zs))}"
-            for parent, zs in rows]
+def _percent(x: Optional[float]) -> str:
+    return "?" if x is None else f"{x * 100:.0f}%"
+
+
+def _age(g: Dict) -> str:
+    """What the ids say of a group's age (groups.py: creation order, nothing more)."""
+    frac = g["newest_older_than_live"]
+    if frac is None:
+        return "age unknown (no cgroup id)"
+    text = ("newest newer than every live cgroup" if frac == 0 else
+            f"newest older than {_percent(frac)} of live cgroups")
+    n, newer = g["live_under_parent"], g["live_under_parent_newer"]
+    if n and frac:
+        text += (f", all {n} under {g['parent']}" if newer == n else
+                 f", newer than all {n} under {g['parent']}" if newer == 0 else
+                 f", {newer} of {n} under {g['parent']}")
+    return text
+
+
+def _groups(rows: List[Dict], shown: Optional[int]) -> List[str]:
+    """The leaks: per pattern its members, memory, holders and age, within COLUMNS."""
+    out = []
+    for g in rows[:shown or None]:
+        out.append(f"  {g['count']:>6,}  {human_bytes(g['pinned_bytes']):>10}  {g['pattern']}")
+        held = ", ".join(f"{k} {n:,}" for k, n in g["kinds"].items()) or "nothing"
+        out += textwrap.wrap(f"held by {held}; {_age(g)}", COLUMNS, initial_indent=" " * 22,
+                             subsequent_indent=" " * 24, break_on_hyphens=False)
+    if shown and len(rows) > shown:
+        out.append(f"  ... {len(rows) - shown} more groups (--groups 0 shows all)")
+    return out
 
 
 def _held_by(rows: List[Dict]) -> List[str]:
@@ -253,12 +272,13 @@ def _zombie_detail(z: Zombie, paths: Dict[str, str]) -> List[str]:
 
 
 def render_text(report: Report, top: Optional[int] = 20, detail: bool = False,
-                listing: bool = False, wide: bool = False) -> str:
+                listing: bool = False, wide: bool = False,
+                shown_groups: Optional[int] = 10) -> str:
     """
     The terminal report: header, where the zombies are, one entry per zombie (largest
     pinned memory first, ``top`` of them; 0 or None for all), then with ``detail``
     each zombie's pins, refcount, reparenting, counters and cost. The zombie table
-    keeps to COLUMNS unless ``wide``.
+    keeps to COLUMNS unless ``wide``; ``shown_groups`` groups are listed (0: all).
     """
     lines = _header(report)
     if listing or not report.zombies and report.summary.pinned_bytes is None:
@@ -266,7 +286,10 @@ def render_text(report: Report, top: Optional[int] = 20, detail: bool = False,
     zs = report.zombies
     if zs:
         shown = zs if not top else zs[:top]
-        lines += ["", "where the dying memcgs are:"] + _by_parent(zs)[:10]
+        groups = report.summary.groups
+        lines += ["", f"which leaks: {len(groups)} group{'' if len(groups) == 1 else 's'} by "
+                      "name pattern, largest first:",
+                  "  MEMCGS      PINNED  PATTERN"] + _groups(groups, shown_groups)
         if report.summary.held_by:
             lines += ["", "what holds them (ALONE: nothing else does; a memcg can count "
                           "under several):"] + _held_by(report.summary.held_by)
@@ -288,6 +311,13 @@ def render_markdown(report: Report, top: Optional[int] = 20) -> str:
     lines = [f"### memcg-zombies: {s.dying} dying memcgs on {_s(k.release)}", ""]
     lines += [f"- {line}" for line in _header(report)]
     zs = report.zombies if not top else report.zombies[:top]
+    if s.groups:
+        lines += ["", "| group | memcgs | pinned | held by | age |", "|---|---:|---:|---|---|"]
+        lines += [f"| `{g['pattern']}` | {g['count']:,} | {human_bytes(g['pinned_bytes'])} | "
+                  + (", ".join(f"{k} {n:,}" for k, n in g["kinds"].items()) or "-")
+                  + f" | {_age(g)} |" for g in s.groups[:top or None]]
+        if top and len(s.groups) > top:
+            lines.append(f"\n{len(s.groups) - top} more groups not shown.")
     if s.held_by:
         lines += ["", "| held by | memcgs | alone | pins | memory |", "|---|---:|---:|---:|---:|"]
         lines += [f"| {r['kind']} | {r['memcgs']:,} | {r['alone']:,} | {r['count']:,} {r['unit']} "

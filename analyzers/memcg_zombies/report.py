@@ -120,12 +120,18 @@ class Zombie:
     #: Counters, ids and stats (state.py) and the memory the memcg itself costs (cost.py).
     state: Dict[str, Any] = field(default_factory=dict)
     cost: Dict[str, Any] = field(default_factory=dict)
+    #: Its group's pattern (groups.py): the path, per-instance names as ``*``.
+    group: Optional[str] = None
+    #: The fraction of live cgroups created after it (by cgroup id, groups.py).
+    older_than_live: Optional[float] = None
 
     def to_dict(self) -> Dict[str, Any]:
         return {
             "address": hex(self.entry.address),
             "path": self.entry.path,
+            "group": self.group,
             "cgroup_id": self.entry.cgroup_id,
+            "older_than_live": self.older_than_live,
             "css_id": self.entry.css_id,
             "refcnt": self.entry.refcnt,
             "verdict": self.verdict,
@@ -158,6 +164,8 @@ class Summary:
     cost_bytes: Optional[int] = None
     #: pins.held_by(): per kind of pin, the dying memcgs it holds (alone) and how much.
     held_by: List[Dict[str, Any]] = field(default_factory=list)
+    #: groups.group_rows(): the leaks, by pattern, most pinned memory first.
+    groups: List[Dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)

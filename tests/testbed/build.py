@@ -24,7 +24,7 @@ from pathlib import Path
 from . import cache, dumps, guest, initramfs, kernels
 
 SCENARIOS = ["live", "tmpfs", "ext4", "anon", "slab", "tcp", "sock", "swap", "children", "subtree",
-             "bulk"]
+             "hosts", "bulk"]
 FORMATS = ["kdump", "elf", "d31"]
 DEFAULT_BULK = 1000
 DEFAULT_MEM = 512
@@ -74,6 +74,8 @@ def assemble_truth(lines, kernel):
             cg(rec["path"]).update(rec)
         elif kind == "rmdir":
             cg(rec["path"])["removed"] = True
+        elif kind == "family":  # hosts: which leak a cgroup belongs to, its instance tokens
+            cg(rec["path"]).update(family=rec["family"], tokens=rec["tokens"])
         elif kind == "sockets":
             cg(rec["path"]).update(socket_inodes=rec["inodes"], socket_pid=rec["pid"])
         elif kind == "memcg_killed":
