@@ -6,7 +6,8 @@ the running kernel.
 Usage::
 
     memcg-zombies [-c VMCORE] [-s VMLINUX] [--format text|json|markdown]
-                  [--top N] [--cgroup PATH|ID]... [--detail] [--all] [--no-pins]
+                  [--top N] [--cgroup SELECTOR]... [--groups N] [--group-depth N]
+                  [--detail] [--all] [--wide] [--no-pins] [--strict] [--version]
     drgn -c VMCORE -s VMLINUX analyzers/memcg_zombies/cli.py [options]
     python3 -m memcg_zombies [options]
 
@@ -58,6 +59,7 @@ EXIT_DEBUG_INFO = 4
 EXIT_NO_MEMCG = 5
 EXIT_NO_MATCH = 6
 EXIT_PARTIAL = 7
+
 
 class CliError(Exception):
     """An error to report in one line, with its exit status."""
