@@ -32,6 +32,7 @@ struct mz_kdump {
 	uint64_t psize;
 	uint64_t held, held_len;	/* the last large view's file range */
 	int failed;			/* a kdump_read failed */
+	unsigned reopened;		/* contexts replaced after a poisoned read */
 };
 
 static int seg_cmp(const void *a, const void *b)
@@ -242,6 +243,28 @@ const void *mz_kdump_view(void *arg, uint64_t kvaddr, size_t len)
 	return k->map + first;
 }
 
+/* A libkdumpfile context on fd; *st says whether it is usable. */
+static kdump_ctx_t *new_ctx(int fd, kdump_status *st)
+{
+	kdump_ctx_t *ctx = kdump_new();
+
+	if (!ctx)
+		return NULL;
+	/* libkdumpfile looks a page up in its cache by a linear walk of the
+	 * entries, and a memmap scan misses on every new page: with the
+	 * default 1024 entries the walk is a third of the CPU time.  The
+	 * scan's working set is the page-table pages and the page being
+	 * read; MZ_KDUMP_CACHE_PAGES keeps them and makes a miss cheap. */
+	*st = kdump_set_number_attr(ctx, "cache.size", MZ_KDUMP_CACHE_PAGES);
+	if (*st == KDUMP_OK)
+		*st = kdump_open_fd(ctx, fd);
+	if (*st == KDUMP_OK)
+		/* Translate kernel addresses through the kernel's own page
+		 * tables, as drgn does: the dump's VMCOREINFO names them. */
+		*st = kdump_set_string_attr(ctx, KDUMP_ATTR_OSTYPE, "linux");
+	return ctx;
+}
+
 struct mz_kdump *mz_kdump_open(const char *path, char *err, size_t errlen)
 {
 	struct mz_kdump *k = calloc(1, sizeof(*k));
@@ -257,25 +280,10 @@ struct mz_kdump *mz_kdump_open(const char *path, char *err, size_t errlen)
 		free(k);
 		return NULL;
 	}
-	k->ctx = kdump_new();
-	if (!k->ctx) {
-		snprintf(err, errlen, "kdump_new failed");
-		goto fail;
-	}
-	/* libkdumpfile looks a page up in its cache by a linear walk of the
-	 * entries, and a memmap scan misses on every new page: with the
-	 * default 1024 entries the walk is a third of the CPU time.  The
-	 * scan's working set is the page-table pages and the page being
-	 * read; MZ_KDUMP_CACHE_PAGES keeps them and makes a miss cheap. */
-	st = kdump_set_number_attr(k->ctx, "cache.size", MZ_KDUMP_CACHE_PAGES);
-	if (st == KDUMP_OK)
-		st = kdump_open_fd(k->ctx, k->fd);
-	if (st == KDUMP_OK)
-		/* Translate kernel addresses through the kernel's own page
-		 * tables, as drgn does: the dump's VMCOREINFO names them. */
-		st = kdump_set_string_attr(k->ctx, KDUMP_ATTR_OSTYPE, "linux");
-	if (st != KDUMP_OK) {
-		snprintf(err, errlen, "%s: %s", path, kdump_get_err(k->ctx));
+	k->ctx = new_ctx(k->fd, &st);
+	if (!k->ctx || st != KDUMP_OK) {
+		snprintf(err, errlen, "%s: %s", path,
+			 k->ctx ? kdump_get_err(k->ctx) : "kdump_new failed");
 		goto fail;
 	}
 	elf_map(k);
@@ -300,6 +308,8 @@ void mz_kdump_close(struct mz_kdump *k)
 	free(k);
 }
 
+static int fresh_ctx(struct mz_kdump *k);
+
 int mz_kdump_read(void *arg, uint64_t kvaddr, void *buf, size_t len)
 {
 	struct mz_kdump *k = arg;
@@ -313,6 +323,16 @@ int mz_kdump_read(void *arg, uint64_t kvaddr, void *buf, size_t len)
 		size_t n = len;
 		kdump_status st = kdump_read(k->ctx, KDUMP_KVADDR, kvaddr, p, &n);
 
+		if (st != KDUMP_OK && st != KDUMP_ERR_NODATA && k->failed && !k->map &&
+		    fresh_ctx(k)) {
+			/* A page that is in the file failed after earlier failed
+			 * reads: libkdumpfile 0.5.1's context was poisoned by them
+			 * ("Decompresion failed: error -2" on present pages of
+			 * -d 31 dumps, 29 memmap reads of one 6.12 walk).  A fresh
+			 * context reads it. */
+			n = len;
+			st = kdump_read(k->ctx, KDUMP_KVADDR, kvaddr, p, &n);
+		}
 		if (st != KDUMP_OK || !n) {
 			k->failed = 1;
 			/* Worded as drgn words its FaultError. */
@@ -327,6 +347,26 @@ int mz_kdump_read(void *arg, uint64_t kvaddr, void *buf, size_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+/* Replace the context by a fresh one on the same file; 0 if none could be
+ * made (the old one is kept).  Compressed files only: an ELF mapping's
+ * addrxlat context reads page tables through the context it came from. */
+static int fresh_ctx(struct mz_kdump *k)
+{
+	kdump_status st;
+	kdump_ctx_t *ctx = new_ctx(k->fd, &st);
+
+	if (!ctx)
+		return 0;
+	if (st != KDUMP_OK) {
+		kdump_free(ctx);
+		return 0;
+	}
+	kdump_free(k->ctx);
+	k->ctx = ctx;
+	k->reopened++;
+	return 1;
 }
 
 int mz_kdump_failed(const struct mz_kdump *k)
