@@ -3,6 +3,7 @@ Python engine on every test-bed vmcore: identical PageScan results, through
 drgn's reader and through the parallel libkdumpfile reader."""
 
 import dataclasses
+import functools
 
 import pytest
 
@@ -15,6 +16,33 @@ pytestmark = pytest.mark.skipif("c" not in scan.ENGINES,
 
 _PROGS = {}
 
+#: libkdumpfile 0.5.1 fails to inflate present pages of a -d 31 dump once a context
+#: has failed on excluded ones ("Decompresion failed: error -2"). The project's readers
+#: take a fresh context then (libhelper/readers/kdump.c); drgn's own context cannot be
+#: renewed, and its reads are then no reference (seen under Debian's drgn 0.0.22 on a
+#: 6.12 case: max_pfn unreadable after one Python scan; PyPI's drgn does not show it,
+#: and its run of these tests checks the same dumps).
+POISON = "Decompres"
+POISONED = ("drgn's own libkdumpfile context no longer inflates present pages "
+            "(libkdumpfile 0.5.1 after excluded ones): no reference on this dump")
+
+
+def _poisoned(*scans):
+    return any(POISON in str(x) for s in scans for x in s.faults + s.read_errors)
+
+
+def _drgn_sound(test):
+    """Skip, saying why, where drgn's reads fail as above; any other failure stands."""
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        try:
+            return test(*args, **kwargs)
+        except drgn.FaultError as e:
+            if POISON in str(e):
+                pytest.skip(POISONED)
+            raise
+    return run
+
 
 def _prog(case, fmt):
     key = (case["key"], fmt)
@@ -24,7 +52,10 @@ def _prog(case, fmt):
         prog.load_debug_info([case["vmlinux"]])
         _PROGS.clear()  # one vmcore open at a time
         _PROGS[key] = (prog, scan.scan_pages(prog, None, engine="python"))
-    return _PROGS[key]
+    prog, py = _PROGS[key]
+    if _poisoned(py):
+        pytest.skip(POISONED)
+    return prog, py
 
 
 def _diff(a, b, loose_messages=False):
@@ -43,14 +74,18 @@ def _diff(a, b, loose_messages=False):
     return out
 
 
+@_drgn_sound
 def test_c_equals_python_drgn_reader(dump):
     case, fmt = dump
     prog, py = _prog(case, fmt)
     c = scan.ENGINES["c"](prog, None, reader="drgn")
+    if _poisoned(c):
+        pytest.skip(POISONED)
     assert py.pages_scanned > 0
     assert not _diff(py, c)
 
 
+@_drgn_sound
 def test_c_equals_python_kdump_reader(dump):
     case, fmt = dump
     prog, py = _prog(case, fmt)
@@ -60,6 +95,7 @@ def test_c_equals_python_kdump_reader(dump):
         assert not _diff(py, c, loose_messages=True), f"{threads} threads"
 
 
+@_drgn_sound
 def test_c_owners_of_interest(dump):
     # The per-mapping table restricted to some owners, as pinners/pages.py asks.
     case, fmt = dump
@@ -67,9 +103,12 @@ def test_c_owners_of_interest(dump):
     owners = sorted({o for o, _ in py.by_owner if o})[:5]
     a = scan.scan_pages(prog, owners, engine="python")
     b = scan.scan_pages(prog, owners, engine="c")
+    if _poisoned(a):
+        pytest.skip(POISONED)
     assert not _diff(a, b, loose_messages=True)
 
 
+@_drgn_sound
 def test_c_equals_python_unreadable_memmap(dump):
     # A range running past the memmap's end: its unmapped vmemmap fails to
     # read, and both engines list the same read errors, messages included
@@ -81,13 +120,17 @@ def test_c_equals_python_unreadable_memmap(dump):
     ranges = [(end - 64, end + 8192)]
     py = scan.ENGINES["python"](prog, None, ranges)
     assert py.read_errors
-    assert not _diff(py, scan.ENGINES["c"](prog, None, ranges, reader="drgn"))
+    via_drgn = scan.ENGINES["c"](prog, None, ranges, reader="drgn")
+    if _poisoned(py, via_drgn):
+        pytest.skip(POISONED)
+    assert not _diff(py, via_drgn)
     for threads in (1, 2):
         c = scan.ENGINES["c"](prog, None, ranges, reader="kdump",
                               vmcore=case["vmcores"][fmt], threads=threads)
         assert not _diff(py, c, loose_messages=True), f"{threads} threads"
 
 
+@_drgn_sound
 def test_c_slab_walk(dump):
     # A walk over the slabs alone (one struct page each, packed ranges), as
     # make bench times it: the same slab objects as the full scan, through
@@ -126,6 +169,7 @@ def test_c_slab_walk(dump):
         assert got(c, loose=True) == loose, f"{threads} threads"
 
 
+@_drgn_sound
 def test_kept_readers_follow_the_file(dump, tmp_path):
     # Readers stay open between scans of one file; a file changed under the
     # same name (here truncated: reading its old mapping would be SIGBUS) is
