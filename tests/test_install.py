@@ -24,7 +24,7 @@ def _source_tree(dest):
                            text=True, check=True).stdout.split()
     for f in files:
         (dest / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(cache.PROJECT / f, dest / f)
+        shutil.copy2(cache.PROJECT / f, dest / f, follow_symlinks=False)
     return dest
 
 
