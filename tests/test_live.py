@@ -39,4 +39,4 @@ def test_live_report(live_run):
     # LRU folios still pin memcgs (before v7.1).
     if report["kernel"]["lru_css_ref_unit"] is not None:
         tmpfs = next(z for z in report["zombies"] if z["path"] == "/mz/tmpfs/leaf")
-        assert tmpfs["verdict"] == "held by 1024 shmem pages of /tmpfs-cache.bin (tmpfs)"
+        assert tmpfs["verdict"] == "held by 1024 shmem pages of /mnt/shm/tmpfs-cache.bin (tmpfs)"

@@ -43,7 +43,7 @@ def _file_pins(z, truth_cg):
     for f in truth_cg.get("files", []):
         path, fs = _fs_path(f["path"])
         pins = [p for p in z["pins"] if p["kind"] in ("pagecache", "shmem")
-                and p["what"] == f"{path} ({fs})"]
+                and p["what"] == f"{f['path']} ({fs})" and p["detail"]["path"] == path]
         out[f["path"]] = pins[0] if pins else None
     return out
 
@@ -77,7 +77,7 @@ def test_pins(entry, report):
         assert verdicts["objcg"] == "reparented"
         assert verdicts["lru_folios"] == ("reparented" if not folios_pin else "not in this kernel")
         if scen == "ext4":
-            dirty = [p for p in _pins(z, "pagecache") if p["what"].startswith("/ext4/dirty.bin")]
+            dirty = [p for p in _pins(z, "pagecache") if p["detail"]["path"] == "/ext4/dirty.bin"]
             if folios_pin:
                 # The guest turned periodic writeback off and never synced dirty.bin:
                 # all its pages are dirty. (memory.stat's file_dirty may lag by the

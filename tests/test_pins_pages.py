@@ -131,7 +131,9 @@ def test_page_cache_per_file(case, scen, file_kind):
         name, fs = fs_path(f["path"])
         pin = pins[name]
         assert pin.kind == file_kind
-        assert pin.what == f"{name} ({fs})"
+        # Named from the root mount namespace, as the guest named it.
+        assert pin.what == f"{f['path']} ({fs})"
+        assert pin.detail["full_path"] == f["path"]
         assert pin.detail["fs"] == fs
         assert pin.count == f["bytes"] // PAGE
         assert pin.bytes == f["bytes"]
@@ -177,7 +179,7 @@ def test_bulk_zombies_one_shmem_page(case):
         (f,) = truth["cgroups"][path]["files"]
         name, fs = fs_path(f["path"])
         pins = [p for p in run.pins[path] if p.kind in ("shmem", "pagecache", "anon", "kmem")]
-        assert [(p.kind, p.what, p.count) for p in pins] == [("shmem", f"{name} ({fs})", 1)]
+        assert [(p.kind, p.what, p.count) for p in pins] == [("shmem", f"{f['path']} ({fs})", 1)]
 
 
 def test_children_parent_has_no_pages(case):

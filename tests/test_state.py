@@ -145,35 +145,94 @@ def _stock_pages(case, fmt="kdump"):
     return pages
 
 
+def _all_memcgs(case, fmt="kdump"):
+    """{path: memcg} of every memcg of one dump whose path reads."""
+    prog = _prog(case["vmcores"][fmt], case["vmlinux"])
+    out = {}
+    for m in for_each_memcg(prog, []):
+        try:
+            out[memcg_path(m)] = m
+        except Exception:  # unreadable in a filtered dump
+            continue
+    return out
+
+
+# What the memory counter is made of on v2 with MEMCG_KMEM: LRU pages, kmem, sockets.
+_COUNTED = LRU_LIST_ITEMS + ("MEMCG_KMEM", "MEMCG_SOCK")
+
+
+def _explained(st, stock_pages):
+    lru = sum(_value(st, i) for i in LRU_LIST_ITEMS)
+    if not lru:
+        # v7.3 ("memcg: move LRU size accounting on reparenting instead of copying
+        # it") moves a dying memcg's LRU size counters with its folios; its
+        # NR_FILE_PAGES / NR_ANON_MAPPED stay frozen with the counter.
+        lru = _value(st, "NR_FILE_PAGES") + _value(st, "NR_ANON_MAPPED")
+    return lru + _value(st, "MEMCG_KMEM") + _value(st, "MEMCG_SOCK") + stock_pages
+
+
 def test_memory_counter_is_lru_kmem_sock(case):
-    """On v2 with MEMCG_KMEM the memory counter is exactly LRU + kmem + sock + the pages
-    a per-CPU charge stock holds for the memcg. The stock is drained at offline
+    """On v2 with MEMCG_KMEM the memory counter is LRU + kmem + sock + the pages a
+    per-CPU charge stock holds for the memcg. The stock is drained at offline
     (drain_all_stock), but a socket that frees memory afterwards returns its pages to
     the stock, still charged: mem_cgroup_uncharge_skmem() lowers MEMCG_SOCK and calls
-    refill_stock() (v4.5, f7e1cb6ec51b). The multi-memcg stock (cached[] slots) keeps
-    them until the slot is reused or drained: seen on 7.3.4's /mz/tcp/leaf, 1 page."""
+    refill_stock() (v4.5, f7e1cb6ec51b); the multi-memcg stock (cached[] slots) keeps
+    them until the slot is reused or drained.
+
+    Exact for every dying memcg before LRU reparenting. With it (v7.1, f1cf8d2f36dc
+    "mm: memcontrol: eliminate the problem of dying memory cgroup for LRU folios"),
+    offline repoints the memcg's objcgs to the parent (memcg_reparent_objcgs()): from
+    then on every stat update and uncharge of its folios goes to the parent, and the
+    dying memcg's counter and stats freeze. A folio whose stat left the memcg before
+    the switch (unmapped by reclaim, deleted from the page cache) but which was freed
+    after it is uncharged from the parent: the dying memcg's counter keeps that page
+    for good, and nothing in memory says which page it was (seen: 7.3.4's
+    /mz/tcp/leaf, 1 page over on 1 of 4 builds, the swap scenario's reclaim running
+    while it went offline). So there the dying memcg's counter is at least what its
+    stats explain, and exactness holds one level up: see
+    test_memory_counter_of_online_parents."""
     if case["kernel"] == "5.10":
         pytest.skip("5.10 has no MEMCG_KMEM stat to balance the counter with")
     stock = _stock_pages(case)
+    lru_reparent = layout(_prog(case["vmcores"]["kdump"], case["vmlinux"])).lru_reparent
     for path, m in _memcgs(case).items():
-        if kver(case) >= (7, 1) and path == "/mz/swap/leaf":
-            continue  # 7.2 LRU reparenting moved part of its LRU sizes (see report)
         st = memcg_state_info(m, per_node=False)
-        lru = sum(_value(st, i) for i in LRU_LIST_ITEMS)
-        if kver(case) >= (7, 3) and not lru:
-            # 7.3 moves the LRU size counters with the reparented folios; the
-            # page counter and NR_FILE_PAGES / NR_ANON_MAPPED stay frozen.
-            lru = _value(st, "NR_FILE_PAGES") + _value(st, "NR_ANON_MAPPED")
-        explained = (lru + _value(st, "MEMCG_KMEM") + _value(st, "MEMCG_SOCK")
-                     + stock.get(m.value_(), 0))
-        if kver(case) >= (7, 1):
-            # After LRU reparenting the counter and the stats are frozen but for
-            # sockets and stock. 7.3.4's /mz/tcp/leaf was one page over on 1 of 4
-            # builds (723 against 32 + 15 + 675, no stock, no swap): a charge no stat
-            # shows, not explained yet (issue 16 stays open on it). Bounded, not hidden.
-            assert 0 <= st.counters["memory"]["usage"] - explained <= 1, (path, explained)
+        explained = _explained(st, stock.get(m.value_(), 0))
+        if lru_reparent:
+            assert st.counters["memory"]["usage"] >= explained, (path, explained)
         else:
             assert st.counters["memory"]["usage"] == explained, path
+
+
+def test_memory_counter_of_online_parents(case):
+    """The invariant that survives LRU reparenting, exact on every kernel with
+    MEMCG_KMEM: an online memcg's counter is its hierarchical LRU + kmem + sock, plus
+    what its descendants changed but have not yet flushed to it (rstat: a child's
+    state_pending and per-CPU deltas, folded into the parent at the next flush), plus
+    the stock pages of its whole subtree (a child's charge is the parent's too). A
+    folio that straddled a child's objcg switch (see above) left the parent's counter
+    and its stats together, so the parent balances where the child cannot."""
+    if case["kernel"] == "5.10":
+        pytest.skip("5.10 has no MEMCG_KMEM stat to balance the counter with")
+    stock = _stock_pages(case)
+    memcgs = _all_memcgs(case)
+    infos = {p: memcg_state_info(m, per_node=False) for p, m in memcgs.items()
+             if p.startswith("/mz/") and p.count("/") >= 2}
+    checked = 0
+    for path, st in infos.items():
+        m = memcgs[path]
+        if path.count("/") != 2 or memcg_state(m) != "online":
+            continue
+        below = [q for q in infos if q.startswith(path + "/")]
+        if not below:
+            continue
+        counted = sum(_value(st, i) for i in _COUNTED)
+        unflushed = sum(infos[q].stats[i]["value"] - infos[q].stats[i]["flushed"]
+                        for q in below for i in _COUNTED)
+        stocked = sum(stock.get(memcgs[q].value_(), 0) for q in [path] + below)
+        assert st.counters["memory"]["usage"] == counted + unflushed + stocked, path
+        checked += 1
+    assert checked >= 5  # /mz/tcp, /mz/swap, /mz/ext4, ... each with a dying child
 
 
 def test_ext4_dirty(case):

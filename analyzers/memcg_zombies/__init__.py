@@ -6,6 +6,7 @@ Modules:
 - :mod:`memcg_zombies.layout`: era facts, read from the kernel's debug info
 - :mod:`memcg_zombies.cpus`: the possible CPUs, read once per program
 - :mod:`memcg_zombies.lists`: bounded, cycle-checked list walks
+- :mod:`memcg_zombies.vfs`: files named from the root mount namespace
 - :mod:`memcg_zombies.percpu_ref`: reading ``struct percpu_ref`` exactly
 - :mod:`memcg_zombies.report`: the report model (no drgn)
 - :mod:`memcg_zombies.cgroups`: walking memcgs, their state and path

@@ -17,22 +17,21 @@ of per-memcg caches name their memcg too and are reported as one "slab" pin
 in pages.
 """
 
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 from drgn import FaultError, Object, container_of
 
-from memcg_zombies.layout import layout
 from memcg_zombies.lists import list_nodes
 from memcg_zombies.pinners import Context, Pin, pinner
 from memcg_zombies import scan as scan_mod
 from memcg_zombies.scan import PageScan, scan_pages
+from memcg_zombies.vfs import file_name
 
 __all__ = ("page_scan", "objcg_owners", "owner_of", "inode_path")
 
 #: Bound on objcg_list steps per list: a dying memcg's head is stale on
 #: v6.1/v6.12 (reference §9), so no walk may trust it to come back.
 _MAX_LIST = 100000
-_MAX_DEPTH = 4096
 
 _KIND = {"file": "pagecache", "shmem": "shmem", "anon": "anon", "swapcache": "swapcache",
          "kmem": "kmem"}
@@ -163,24 +162,9 @@ def owner_of(ctx: Context, owner: int) -> Optional[Tuple[int, bool, str]]:
     return None
 
 
-def _dentry_name(dentry: Object) -> bytes:
-    return dentry.d_name.name.string_()
-
-
 def inode_path(inode: Object) -> Optional[str]:
     """Path of an inode within its filesystem, from its first dentry alias."""
-    first = inode.i_dentry.first.read_()
-    if not first:
-        return None
-    dentry = container_of(first, "struct dentry", layout(inode.prog_).dentry_alias)
-    names: List[bytes] = []
-    for _ in range(_MAX_DEPTH):
-        parent = dentry.d_parent.read_()
-        if parent.value_() == dentry.value_():
-            break
-        names.append(_dentry_name(dentry))
-        dentry = parent
-    return "/" + "/".join(n.decode(errors="backslashreplace") for n in reversed(names))
+    return file_name(inode).path
 
 
 def _file_of(ctx: Context, mapping: int) -> Tuple[str, Dict[str, object]]:
@@ -188,13 +172,14 @@ def _file_of(ctx: Context, mapping: int) -> Tuple[str, Dict[str, object]]:
         host = Object(ctx.prog, "struct address_space *", mapping).host.read_()
         fs = host.i_sb.s_type.name.string_().decode(errors="replace")
         ino = host.i_ino.value_()
-        path = inode_path(host)
+        name = file_name(host)
     except FaultError as e:
         ctx.fault(f"address_space {mapping:#x}", e, mapping)
         return f"address_space {mapping:#x}", {"mapping": hex(mapping)}
-    label = path if path is not None else f"<unlinked inode {ino}>"
+    label = name.label if name.path is not None else f"<unlinked inode {ino}>"
     return f"{label} ({fs})", {"inode": hex(host.value_()), "ino": ino, "fs": fs,
-                               "path": path, "mapping": hex(mapping)}
+                               "path": name.path, "full_path": name.full_path,
+                               "device": name.device, "mapping": hex(mapping)}
 
 
 def _css_refs(ctx: Context, cls: str, via: str, pages: int, folios: int) -> int:
