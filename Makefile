@@ -19,7 +19,7 @@ TESTBED  := $(SYS_PY) -m tests.testbed.build
 PYTEST_ARGS ?= -ra
 
 .PHONY: all deps build-deps venv vmcores vmcores-index demo test check lint clean \
-        libhelper ctest fuzz bench
+        libhelper ctest fuzz bench crash-path samples
 
 all: venv libhelper
 
@@ -88,6 +88,16 @@ lint: venv
 libhelper: .stamp-build-deps
 	MZ_REQUIRE_C=1 $(SYS_PY) setup.py -q build_ext --inplace
 	$(MAKE) -C libhelper crash
+
+# The sample outputs in docs/, regenerated from the test bed's 6.1 case (a test checks
+# they are current).
+samples: venv libhelper vmcores
+	$(VENV_PY) -m tests.testbed.samples
+
+# The newest crash the test bed runs (Debian sid's, through its own C library:
+# tests/testbed/tools.py) and the zombies.so built for it: two lines.
+crash-path: .stamp-deps
+	@$(SYS_PY) -m tests.testbed.tools --crash-path
 
 ctest: .stamp-build-deps
 	$(MAKE) -C libhelper ctest asan

@@ -54,3 +54,27 @@ def swap_window(cg):
     them (4110 entries against 3668 read). So entries exceed what the guest read
     by at most this."""
     return cg["memory_stat"]["anon"] // 4096
+
+
+#: `makedumpfile -d 31` dumps: by the newest makedumpfile, and by Debian 12's.
+FILTERED = ("d31", "d31distro")
+
+
+def _version(text):
+    return tuple(int(x) for x in re.findall(r"\d+", text)[:3])
+
+
+def filtered_drops_pages(case, fmt):
+    """Whether the makedumpfile that made this `-d 31` dump is known to exclude pages the
+    analysis reads (memcgs, kernfs nodes, slab object vectors) on this kernel:
+    - before 1.7.8, on 6.12+: it predates the page-type encoding in the top byte of
+      page_type (v6.10, "mm: introduce page_type in the top byte"), so slab pages look
+      free and are dropped (docs/real-kernel-testbed.md: 117 faults on 6.12 with 1.7.2);
+    - through 1.7.9 at least, on 7.1+: the compound_head -> compound_info rename (7.1)
+      leaves it unable to find a tail page's head, and compound tail pages are dropped
+      (the makedumpfile fix is upstream after 1.7.9)."""
+    if fmt not in FILTERED:
+        return False
+    made_by = _version(case.get("dump_tools", {}).get(fmt, "1.7.2"))
+    k = kver(case)
+    return (k >= (6, 12) and made_by < (1, 7, 8)) or (k >= (7, 1) and made_by <= (1, 7, 9))

@@ -1,11 +1,15 @@
 """The crash extension (libhelper/crash/zombies.c) against the drgn analyzer.
 
-Debian's crash 8.0.2 runs non-interactively, one session per vmcore (opening a
-dump costs it 5-13 s): `extend zombies.so`, `zombies`, `zombies -p
-/mz/ext4/leaf`, `zombies -p /mz/tcp/leaf`. Its dying set, refcounts, pins
-(pages, children, swap ids, cgwb, TCP sockets, per-CPU stock, bpf maps) and
-explained css refs must equal the drgn CLI's JSON report on the same vmcore.
-crash 8.0.2 opens only the 5.10 and 6.1 dumps.
+Two crashes, each with a zombies.so built against its own defs.h: Debian 12's crash
+8.0.2 (the distro lane: it opens only the 5.10 and 6.1 dumps) and the test bed's newest
+(Debian sid's crash 9.x, tests/testbed/tools.py), which opens every kernel; on 7.x only
+with `--no_modules` (crash 9.0.2 stops at 'invalid structure member offset:
+module_num_gpl_syms'; the fix is in crash's git after 9.0.2), retried so when it says so.
+Each runs non-interactively, one session per vmcore (opening a dump costs it 5-13 s):
+`extend zombies.so`, `zombies`, `zombies -p /mz/ext4/leaf`, `zombies -p /mz/tcp/leaf`.
+Its dying set, refcounts, pins (pages, children, swap ids, cgwb, TCP sockets, per-CPU
+stock, bpf maps) and explained css refs must equal the drgn CLI's JSON report on the
+same vmcore.
 """
 
 import json
@@ -19,6 +23,7 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.expect import kver
+from tests.testbed import tools
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SO = os.path.join(ROOT, "libhelper", "build", "zombies.so")
@@ -31,7 +36,10 @@ CRASH_DEFS = "/usr/include/crash/defs.h"
 CRASH_TOO_OLD_FROM = (6, 12)
 _CRASH_INIT_FAILED = re.compile(r"crash: (invalid structure member offset: \S+)")
 
-FORMATS = ("kdump", "elf")
+#: (crash, dump format) pairs: the newest crash reads the newest makedumpfile's -d 31 too.
+RUNS = [("distro", "kdump"), ("distro", "elf"),
+        ("newest", "kdump"), ("newest", "elf"), ("newest", "d31")]
+_NO_MODULES = re.compile(r"invalid structure member offset: module_")
 PAGE_KINDS = ("pagecache", "shmem", "anon", "swapcache", "kmem")
 #: Kinds of pin that are kernel objects (libhelper/crash/pinners.c), counted
 #: as the drgn pins' count: sockets, per-CPU stock slots, bpf maps.
@@ -51,17 +59,28 @@ _FILE = re.compile(r"^\s+(pagecache|shmem)\s+(\d+) pages\s+(\d+)\s+inode ([0-9a-
 _SESSIONS = {}
 
 
-@pytest.fixture(scope="module")
-def extension():
-    if shutil.which("crash") is None:
-        pytest.skip("crash is not installed (apt-get install crash)")
-    if not os.path.exists(CRASH_DEFS):
-        pytest.skip(f"{CRASH_DEFS} missing (Debian's crash package ships it)")
-    r = subprocess.run(["make", "-C", os.path.join(ROOT, "libhelper"), "crash"],
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert os.path.exists(SO)
-    return SO
+_EXTENSIONS = {}
+
+
+def extension(which):
+    """(crash command, zombies.so built for it) of the distro's or the newest crash."""
+    if which not in _EXTENSIONS:
+        if which == "distro":
+            if shutil.which("crash") is None:
+                pytest.skip("crash is not installed (apt-get install crash)")
+            if not os.path.exists(CRASH_DEFS):
+                pytest.skip(f"{CRASH_DEFS} missing (Debian's crash package ships it)")
+            r = subprocess.run(["make", "-C", os.path.join(ROOT, "libhelper"), "crash"],
+                               capture_output=True, text=True, timeout=300)
+            assert r.returncode == 0, r.stdout + r.stderr
+            _EXTENSIONS[which] = ("crash", SO)
+        else:
+            rec = tools.pinned("crash")
+            if rec is None:
+                pytest.skip("the test bed has no newer crash (make vmcores installs it)")
+            _EXTENSIONS[which] = (rec["bin"], str(tools.extension_for(rec)))
+        assert os.path.exists(_EXTENSIONS[which][1])
+    return _EXTENSIONS[which]
 
 
 def kernel_offset(vmcore):
@@ -79,15 +98,16 @@ def kernel_offset(vmcore):
     raise AssertionError(f"no KERNELOFFSET in {vmcore}")
 
 
-def crash_session(so, vmcore, vmlinux):
-    """Output of one crash session on vmcore, cached per vmcore."""
-    if vmcore not in _SESSIONS:
+def crash_session(crash, so, vmcore, vmlinux, *options):
+    """Output of one crash session on vmcore, cached per crash, vmcore and options."""
+    key = (crash, vmcore, options)
+    if key not in _SESSIONS:
         cmds = f"extend {so}\nzombies\nzombies -p {DETAIL}\nzombies -p {DETAIL_TCP}\nexit\n"
-        r = subprocess.run(["crash", "--kaslr", "0x" + kernel_offset(vmcore), "-s",
+        r = subprocess.run([crash, *options, "--kaslr", "0x" + kernel_offset(vmcore), "-s",
                             vmlinux, vmcore], input=cmds, capture_output=True, text=True,
                            timeout=600)
-        _SESSIONS[vmcore] = r
-    return _SESSIONS[vmcore]
+        _SESSIONS[key] = r
+    return _SESSIONS[key]
 
 
 def parse_table(out):
@@ -138,13 +158,17 @@ def detail_block(out, path):
 
 
 @pytest.fixture
-def crash_out(case, request, extension):
-    fmt = request.param
+def crash_out(case, request):
+    which, fmt = request.param
     vmcore = case["vmcores"].get(fmt)
     if vmcore is None:
         pytest.skip(f"no {fmt} vmcore for {case['kernel']}")
-    r = crash_session(extension, vmcore, case["vmlinux"])
-    if "shared object loaded" not in r.stdout and kver(case) >= CRASH_TOO_OLD_FROM:
+    crash, so = extension(which)
+    r = crash_session(crash, so, vmcore, case["vmlinux"])
+    if which == "newest" and _NO_MODULES.search(r.stdout + r.stderr):
+        r = crash_session(crash, so, vmcore, case["vmlinux"], "--no_modules")
+    if which == "distro" and "shared object loaded" not in r.stdout and \
+            kver(case) >= CRASH_TOO_OLD_FROM:
         m = _CRASH_INIT_FAILED.search(r.stdout + r.stderr)
         if m:
             pytest.skip(f"crash 8.0.2 cannot open {case['release']} dumps: {m.group(1)}")
@@ -156,7 +180,8 @@ def crash_out(case, request, extension):
 
 def pytest_generate_tests(metafunc):
     if "crash_out" in metafunc.fixturenames:
-        metafunc.parametrize("crash_out", FORMATS, indirect=True)
+        metafunc.parametrize("crash_out", RUNS, indirect=True,
+                             ids=[f"{c}-{f}" for c, f in RUNS])
 
 
 def test_dying_set_and_refcounts(crash_out):

@@ -1,9 +1,12 @@
 """Build (or reuse) every test-bed case and write the index.
 
-A case is one guest boot of one kernel that runs every scenario, then three dumps of
-it: kdump-compressed (zlib), ELF, and `makedumpfile -c -d 31` of an ELF. Cases are cached
-under the kernel ABI and a hash of everything that decides what the guest does, so an
-unchanged case is never rebuilt; stale cases of the same kernel are deleted.
+A case is one guest boot of one kernel that runs every scenario, then its dumps:
+kdump-compressed (zlib), ELF, and `makedumpfile -c -d 31` of an ELF twice: by the newest
+makedumpfile (`d31`, tools.py: what users of new kernels run) and by Debian 12's (`d31distro`,
+which drops pages of 6.12+ kernels: the fault path). Cases are cached under the kernel ABI
+and a hash of everything that decides what the guest does and how its dumps are made
+(the newest makedumpfile's version included), so an unchanged case is never rebuilt;
+stale cases of the same kernel are deleted.
 
 Variants are extra, smaller boots for what one case cannot show (e.g. a kernel booted
 with `cgroup_disable=memory`): kdump only, cached under `variants/`, listed in the index
@@ -21,11 +24,16 @@ import sys
 import time
 from pathlib import Path
 
-from . import cache, dumps, guest, initramfs, kernels
+from . import cache, dumps, guest, initramfs, kernels, tools
 
 SCENARIOS = ["live", "tmpfs", "ext4", "anon", "slab", "tcp", "sock", "swap", "children", "subtree",
              "hosts", "bulk"]
-FORMATS = ["kdump", "elf", "d31"]
+FORMATS = ["kdump", "elf", "d31", "d31distro"]
+#: Formats only the tests of dumps as such use (test ids `<kernel>-<format>`), not every
+#: scenario's tests: Debian 12's makedumpfile, kept for the fault path it exercises.
+DUMP_ONLY_FORMATS = {"d31distro"}
+#: makedumpfile of each filtered format: the newest (tools.py) or the distribution's.
+DISTRO_MAKEDUMPFILE = "makedumpfile"
 DEFAULT_BULK = 1000
 DEFAULT_MEM = 512
 
@@ -46,8 +54,15 @@ def _key(extra):
     return cache.digest(initramfs.inputs() + [Path(dumps.__file__)], extra)
 
 
+def makedumpfile_of(fmt):
+    """The makedumpfile a filtered format is made with."""
+    return DISTRO_MAKEDUMPFILE if fmt == "d31distro" else tools.ensure("makedumpfile")["bin"]
+
+
 def case_key(kernel, bulk, mem, slab=0, formats=FORMATS):
     extra = f" slab={slab}" if slab else ""
+    if any(f in ("d31", "lzo") for f in formats):
+        extra += f" makedumpfile={tools.ensure('makedumpfile')['version']}"
     if list(formats) != FORMATS:
         extra += f" formats={','.join(formats)}"
     return _key(f"{kernel['abi']} bulk={bulk} mem={mem}{extra} {','.join(SCENARIOS)}")
@@ -132,7 +147,7 @@ def _boot_and_dump(kernel, d: Path, cmdline, mem, timeout, formats):
                 dumps.fix_kdump_header(dest)
             elif fmt == "elf":
                 dumps.fix_elf_header(g.dump(dest, "elf"))
-            elif fmt in ("d31", "lzo"):
+            elif fmt in ("d31", "d31distro", "lzo"):
                 # makedumpfile cannot filter the paging ELF (it fails to validate
                 # mem_section through its overlapping virtual segments): give it a
                 # physical-only ELF, made once per boot.
@@ -141,7 +156,8 @@ def _boot_and_dump(kernel, d: Path, cmdline, mem, timeout, formats):
                     g.qmp.cmd("dump-guest-memory", paging=False, protocol=f"file:{phys}")
                     dumps.fix_elf_header(phys)
                 try:
-                    dumps.filtered(phys, dest, compress="-c" if fmt == "d31" else "-l")
+                    dumps.filtered(phys, dest, compress="-l" if fmt == "lzo" else "-c",
+                                   makedumpfile=makedumpfile_of(fmt))
                 except RuntimeError as e:
                     errors[fmt] = str(e)
             timings[f"{fmt}_s"] = round(time.monotonic() - t, 1)
@@ -185,6 +201,8 @@ def build_case(kernel, bulk=DEFAULT_BULK, mem=DEFAULT_MEM, slab=0, formats=FORMA
            "release": truth["guest"]["release"], "vmlinux": kernel["vmlinux"],
            "bulk": bulk, "slab": slab, "mem_mb": mem, "truth": str(d / "truth.json"),
            "vmcores": {f: str(d / f"vmcore.{f}") for f in formats if (d / f"vmcore.{f}").exists()},
+           "dump_tools": {f: tools.version_of(makedumpfile_of(f)) for f in formats
+                          if f in ("d31", "d31distro", "lzo")},
            "errors": errors, "timings": timings}
     (d / "case.json").write_text(json.dumps(rec, indent=2))
     log(f"{kernel['abi']}: case built in {time.monotonic() - t0:.0f} s {timings}")
@@ -235,6 +253,8 @@ def write_index(cases, variants=()):
     for c in cases:
         for scen in SCENARIOS:
             for fmt, vmcore in c["vmcores"].items():
+                if fmt in DUMP_ONLY_FORMATS:
+                    continue
                 entries.append({"kernel": c["kernel"], "abi": c["abi"], "release": c["release"],
                                 "scenario": scen, "format": fmt, "vmcore": vmcore,
                                 "vmlinux": c["vmlinux"], "truth": c["truth"]})
@@ -259,6 +279,8 @@ def build_all(series=None, bulk=DEFAULT_BULK, mem=DEFAULT_MEM, variants=None,
     old = json.loads(index_path().read_text())["cases"] if index_path().exists() else []
     old = [c for c in old if Path(c["truth"]).exists()]
     if cases_too:
+        for pkg in tools.TOOLS:  # pinned like the kernels; fresh runs take the newest
+            tools.ensure(pkg, refresh=fresh)
         built = [build_case(kernels.ensure(s, refresh=fresh), bulk, mem, rebuild=fresh)
                  for s in names]
         order = [k["name"] for k in kernels.SERIES]

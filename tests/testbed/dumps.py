@@ -77,11 +77,11 @@ def fix_elf_header(path: Path):
         f.write(phdrs)
 
 
-def filtered(elf: Path, dest: Path, level=31, compress="-c"):
+def filtered(elf: Path, dest: Path, level=31, compress="-c", makedumpfile="makedumpfile"):
     """`makedumpfile -c -d LEVEL`, what a customer's kdump service writes: zlib
     (`-c`, Debian's kdump-tools) or LZO (`-l`, RHEL's kdump)."""
     dest.unlink(missing_ok=True)
-    r = subprocess.run(["makedumpfile", compress, "-d", str(level), str(elf), str(dest)],
+    r = subprocess.run([makedumpfile, compress, "-d", str(level), str(elf), str(dest)],
                        capture_output=True, text=True)
     if r.returncode:
         raise RuntimeError(f"makedumpfile {compress} -d {level} failed: "
