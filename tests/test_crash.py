@@ -22,7 +22,7 @@ from collections import Counter
 import pytest
 
 from tests.conftest import run_cli
-from tests.expect import kver
+from tests.expect import filtered_drops_pages, kver
 from tests.testbed import tools
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,7 +54,8 @@ _ROW = re.compile(r"^([0-9a-f]{16})\s+(-?\d+)\s+(-|-?\d+)\s+(-?\d+)\s+(\S+)\s+(/
 _SOCK = re.compile(r"^\s+socket\s+1 objects\s+(\d+)\s+(TCP .*\)) sock ([0-9a-f]+) "
                    r"skmem (\d+) bytes$")
 _FILE = re.compile(r"^\s+(pagecache|shmem)\s+(\d+) pages\s+(\d+)\s+inode ([0-9a-f]+) ino (\d+) "
-                   r"mapping ([0-9a-f]+) dirty (\d+) writeback (\d+)\s+(.*) \((\S+)\)$")
+                   r"mapping ([0-9a-f]+) dirty (\d+) writeback (\d+)\s+(.*) \((\S+)\)"
+                   r"( \[reparented\])?$")
 
 _SESSIONS = {}
 
@@ -167,6 +168,12 @@ def crash_out(case, request):
     r = crash_session(crash, so, vmcore, case["vmlinux"])
     if which == "newest" and _NO_MODULES.search(r.stdout + r.stderr):
         r = crash_session(crash, so, vmcore, case["vmlinux"], "--no_modules")
+    if which == "newest" and "shared object loaded" not in r.stdout and \
+            filtered_drops_pages(case, fmt):
+        # crash 9.0.2 ends its initialisation silently on 7.x dumps that lost compound
+        # tail pages (makedumpfile 1.7.8 at -d 31): nothing to compare.
+        last = (r.stdout + r.stderr).strip().splitlines()[-1:] or ["no output"]
+        pytest.skip(f"crash cannot open this {fmt} dump ({case['release']}): {last[0]}")
     if which == "distro" and "shared object loaded" not in r.stdout and \
             kver(case) >= CRASH_TOO_OLD_FROM:
         m = _CRASH_INIT_FAILED.search(r.stdout + r.stderr)
@@ -234,7 +241,7 @@ def test_detail_per_file(crash_out):
             files[m.group(9)] = {"kind": m.group(1), "pages": int(m.group(2)),
                                  "css_refs": int(m.group(3)), "inode": int(m.group(4), 16),
                                  "ino": int(m.group(5)), "dirty": int(m.group(7)),
-                                 "fs": m.group(10)}
+                                 "fs": m.group(10), "reparented": bool(m.group(11))}
     z = next(z for z in report["zombies"] if z["path"] == DETAIL)
     want = {p["detail"]["path"]: p for p in z["pins"] if p["kind"] in ("pagecache", "shmem")}
     assert set(files) == set(want)
@@ -246,6 +253,7 @@ def test_detail_per_file(crash_out):
         assert got["ino"] == p["detail"]["ino"]
         assert got["fs"] == p["detail"]["fs"]
         assert got["dirty"] == p["detail"]["dirty"]
+        assert got["reparented"] == (p["detail"].get("pins") is False)
 
 
 def test_detail_sockets(crash_out):

@@ -164,6 +164,9 @@ static struct {
 	long ref_ptr, ref_data, ref_count, ref_confirm, data_count, data_confirm;
 	/* objcgs, memcg id, writeback */
 	long memcg_objcg, memcg_orig_objcg, memcg_objcg_list, objcg_memcg, objcg_list;
+	/* v7.1 (the LRU-to-objcg reparenting series: objcgs per memcg per node,
+	 * layout/reparent.py): the same three in mem_cgroup_per_node */
+	long memcg_nodeinfo, pn_objcg, pn_orig_objcg, pn_objcg_list;
 	long memcg_id, id_ref;
 	long wb_memcg_css, wb_bdi_node, wb_offline_node, bdi_wb_list, bdi_bdi_list;
 	/* inodes and dentries, for per-file page cache */
@@ -325,6 +328,10 @@ static void init_offsets(void)
 	K.memcg_objcg = moff("mem_cgroup", "objcg");
 	K.memcg_orig_objcg = moff("mem_cgroup", "orig_objcg");
 	K.memcg_objcg_list = moff("mem_cgroup", "objcg_list");
+	K.memcg_nodeinfo = moff("mem_cgroup", "nodeinfo");
+	K.pn_objcg = moff("mem_cgroup_per_node", "objcg");
+	K.pn_orig_objcg = moff("mem_cgroup_per_node", "orig_objcg");
+	K.pn_objcg_list = moff("mem_cgroup_per_node", "objcg_list");
 	K.objcg_memcg = moff("obj_cgroup", "memcg");
 	K.objcg_list = moff("obj_cgroup", "list");
 	K.memcg_id = moff("mem_cgroup", "id");
@@ -659,54 +666,83 @@ MZC_HIDDEN long mzc_zombie(ulong memcg)
 	return e ? (long)e->n[0] - 1 : -1;
 }
 
+/* objcg -> (now, orig) for one holder's objcg and orig_objcg fields. */
+static void objcg_fields(ulong holder, long objcg_off, long orig_off, ulong memcg)
+{
+	long fields[2] = { objcg_off, orig_off };
+	int f;
+
+	for (f = 0; f < 2; f++) {
+		ulong objcg, now = 0;
+		uint64_t *c;
+
+		if (fields[f] < 0 || !rd_ulong(holder + fields[f], &objcg, "memcg.objcg") ||
+		    !objcg)
+			continue;
+		rd_ulong(objcg + K.objcg_memcg, &now, "objcg.memcg");
+		if ((c = mz_tab_at(&objcgs, objcg, 0, 0, 0))) {
+			c[0] = now;
+			c[1] = memcg;
+		}
+	}
+}
+
+/* Reparented objcgs of dead descendants sit on an online memcg's objcg_list
+ * with ->memcg == that memcg; walked bounded. */
+static void objcg_list(ulong head, ulong memcg)
+{
+	ulong pos, now, nxt;
+	size_t steps = 0;
+
+	if (!rd_ulong(head, &pos, "memcg.objcg_list"))
+		return;
+	while (pos != head && pos && steps++ < MAX_LIST) {
+		ulong objcg = pos - K.objcg_list;
+
+		if (!readmem(objcg + K.objcg_memcg, KVADDR, &now, sizeof(now),
+			     "objcg.memcg", RETURN_ON_ERROR | QUIET) ||
+		    !readmem(pos, KVADDR, &nxt, sizeof(nxt), "objcg.list",
+			     RETURN_ON_ERROR | QUIET))
+			return;
+		if (now == memcg && !mz_tab_find(&objcgs, objcg, 0, 0)) {
+			uint64_t *c = mz_tab_at(&objcgs, objcg, 0, 0, 0);
+
+			if (c)
+				c[0] = now, c[1] = 0;
+		}
+		pos = nxt;
+	}
+}
+
 static void objcg_owners(void)
 {
+	ulong nr_nodes = 1;
 	size_t i;
 
 	if (K.objcg_memcg < 0)
 		return;		/* before v5.9: no objcgs */
+	if (K.pn_objcg >= 0 && symbol_exists("nr_node_ids"))
+		readmem(symbol_value("nr_node_ids"), KVADDR, &nr_nodes, sizeof(int),
+			"nr_node_ids", RETURN_ON_ERROR | QUIET);
+	nr_nodes = (unsigned int)nr_nodes;
 	for (i = 0; i < nmemcgs; i++) {
 		struct memcg *m = &memcgs[i];
-		long fields[2] = { K.memcg_objcg, K.memcg_orig_objcg };
-		int f;
+		ulong n;
 
-		for (f = 0; f < 2; f++) {
-			ulong objcg, now = 0;
-			uint64_t *c;
-
-			if (fields[f] < 0 || !rd_ulong(m->addr + fields[f], &objcg, "memcg.objcg") ||
-			    !objcg)
-				continue;
-			rd_ulong(objcg + K.objcg_memcg, &now, "objcg.memcg");
-			if ((c = mz_tab_at(&objcgs, objcg, 0, 0, 0))) {
-				c[0] = now;
-				c[1] = m->addr;
-			}
-		}
+		objcg_fields(m->addr, K.memcg_objcg, K.memcg_orig_objcg, m->addr);
 		/* A dying memcg's objcg_list head is stale (v5.15+): only
-		 * online lists are walked, bounded. */
-		if (m->state == 0 && K.memcg_objcg_list >= 0 && K.objcg_list >= 0) {
-			ulong head = m->addr + K.memcg_objcg_list, pos, now, nxt;
-			size_t steps = 0;
+		 * online lists are walked. */
+		if (m->state == 0 && K.memcg_objcg_list >= 0 && K.objcg_list >= 0)
+			objcg_list(m->addr + K.memcg_objcg_list, m->addr);
+		for (n = 0; K.pn_objcg >= 0 && K.memcg_nodeinfo >= 0 && n < nr_nodes; n++) {
+			ulong pn;
 
-			if (!rd_ulong(head, &pos, "memcg.objcg_list"))
+			if (!rd_ulong(m->addr + K.memcg_nodeinfo + n * sizeof(ulong), &pn,
+				      "memcg.nodeinfo") || !pn)
 				continue;
-			while (pos != head && pos && steps++ < MAX_LIST) {
-				ulong objcg = pos - K.objcg_list;
-
-				if (!readmem(objcg + K.objcg_memcg, KVADDR, &now, sizeof(now),
-					     "objcg.memcg", RETURN_ON_ERROR | QUIET) ||
-				    !readmem(pos, KVADDR, &nxt, sizeof(nxt), "objcg.list",
-					     RETURN_ON_ERROR | QUIET))
-					break;
-				if (now == m->addr && !mz_tab_find(&objcgs, objcg, 0, 0)) {
-					uint64_t *c = mz_tab_at(&objcgs, objcg, 0, 0, 0);
-
-					if (c)
-						c[0] = now, c[1] = 0;
-				}
-				pos = nxt;
-			}
+			objcg_fields(pn, K.pn_objcg, K.pn_orig_objcg, m->addr);
+			if (m->state == 0 && K.pn_objcg_list >= 0 && K.objcg_list >= 0)
+				objcg_list(pn + K.pn_objcg_list, m->addr);
 		}
 	}
 }
