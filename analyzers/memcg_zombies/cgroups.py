@@ -202,9 +202,9 @@ def css_state(css: Object) -> str:
     """
     lay = layout(css.prog_)
     flags = css.flags.value_()
-    if flags & lay.CSS_ONLINE:
+    if flags & lay.cgroup.CSS_ONLINE:
         return "online"
-    if flags & lay.CSS_RELEASED:
+    if flags & lay.cgroup.CSS_RELEASED:
         return "released"
     return "dying"
 
@@ -228,7 +228,7 @@ def memcg_path(memcg: Object) -> str:
     names: List[str] = []
     seen: Set[int] = set()
     while True:
-        parent = lay.kn_parent_of(kn).read_()
+        parent = lay.cgroup.kn_parent_of(kn).read_()
         if not parent:
             break  # the hierarchy root, whose name is ""
         if kn.value_() in seen or len(names) >= _MAX_PATH_DEPTH:
@@ -241,7 +241,7 @@ def memcg_path(memcg: Object) -> str:
 
 def memcg_cgroup_id(memcg: Object) -> Optional[int]:
     """``cgroup_id()`` of the memcg's cgroup: its kernfs node id."""
-    return layout(memcg.prog_).kn_id_of(memcg.css.cgroup.kn)
+    return layout(memcg.prog_).cgroup.kn_id_of(memcg.css.cgroup.kn)
 
 
 def _try(failed: List[Tuple[str, str]], what: str, fn: Callable[[], T]) -> Optional[T]:
@@ -270,9 +270,9 @@ def memcg_entry(
     ref = _try(failed, "css.refcnt", lambda: percpu_ref_read(css.refcnt, sum_percpu=False))
 
     def dying_subsys() -> Optional[int]:
-        if not lay.has_nr_dying_subsys or lay.memory_cgrp_id is None:
+        if not lay.cgroup.has_nr_dying_subsys or lay.cgroup.memory_cgrp_id is None:
             return None
-        return cgrp.nr_dying_subsys[lay.memory_cgrp_id].value_()
+        return cgrp.nr_dying_subsys[lay.cgroup.memory_cgrp_id].value_()
 
     entry = MemcgEntry(
         address=address,
@@ -286,11 +286,11 @@ def memcg_entry(
         nr_dying_descendants=_try(
             failed, "cgroup.nr_dying_descendants",
             lambda: cgrp.nr_dying_descendants.value_()
-            if lay.has_nr_dying_descendants else None),
+            if lay.cgroup.has_nr_dying_descendants else None),
         nr_dying_subsys_memory=_try(failed, "cgroup.nr_dying_subsys", dying_subsys),
         level=level,
         cgroup_online=_try(failed, "cgroup.self.flags",
-                           lambda: bool(cgrp.self.flags.value_() & lay.CSS_ONLINE)),
+                           lambda: bool(cgrp.self.flags.value_() & lay.cgroup.CSS_ONLINE)),
     )
     if failed:
         fields = ", ".join(dict.fromkeys(what for what, _ in failed))

@@ -179,14 +179,14 @@ def memcg_private_id(memcg: Object) -> Dict[str, Any]:
     table is held by swap entries (or v1 move-charge).
     """
     lay = layout(memcg.prog_)
-    if lay.memcg_id_type is None:
+    if lay.refs.memcg_id_type is None:
         return {"id": None, "ref": None, "in_table": None, "table": None}
     ident = memcg.id.id.value_()
     ref = _counter(memcg.id.ref)
     in_table = None
     table = None
-    if lay.memcg_id_table is not None:
-        table, kind = lay.memcg_id_table
+    if lay.refs.memcg_id_table is not None:
+        table, kind = lay.refs.memcg_id_table
         entry = _id_table_lookup(memcg.prog_, table, kind, ident)
         in_table = entry == memcg.value_()
     return {"id": ident, "ref": ref, "in_table": in_table, "table": table}
@@ -202,8 +202,8 @@ def _id_table_lookup(prog: Program, table: str, kind: str, ident: int) -> int:
     # so no drgn version's idr_base handling matters.
     lay = layout(prog)
     rt = root.idr_rt
-    if lay.idr_rt_xarray:
-        base = root.idr_base.value_() if lay.idr_base else 0
+    if lay.refs.idr_rt_xarray:
+        base = root.idr_base.value_() if lay.refs.idr_base else 0
         return xa_load(rt.address_of_(), ident - base).value_()
     return idr_find(root.address_of_(), ident).value_()
 
@@ -234,14 +234,14 @@ def page_counters(memcg: Object, hierarchy: Optional[str] = None) -> Dict[str, D
     cgroup v1.
     """
     lay = layout(memcg.prog_)
-    names = list(lay.page_counters)
-    if lay.swap_memsw_union and hierarchy in ("cgroup1", "cgroup2"):
+    names = list(lay.state.page_counters)
+    if lay.state.swap_memsw_union and hierarchy in ("cgroup1", "cgroup2"):
         names.remove("memsw" if hierarchy == "cgroup2" else "swap")
     out = {}
     for name in names:
         pc = getattr(memcg, name)
         out[name] = {
-            "usage": _counter(getattr(pc, lay.page_counter_usage)),
+            "usage": _counter(getattr(pc, lay.state.page_counter_usage)),
             "watermark": pc.watermark.value_(),
             "failcnt": pc.failcnt.value_(),
         }
@@ -263,13 +263,13 @@ def memcg_hierarchy(memcg: Object) -> Optional[str]:
 def _stat_slot(prog: Program, item: int) -> Optional[int]:
     # Where enum item lives in the memcg state arrays (memcg_stats_index()).
     lay = layout(prog)
-    if lay.stats_index is None:
+    if lay.state.stats_index is None:
         return item
     table = prog["mem_cgroup_stats_index"]
     if item >= len(table):
         return None
     v = table[item].value_()
-    if lay.stats_index == "s8_plus1":
+    if lay.state.stats_index == "s8_plus1":
         return v - 1 if v > 0 else None  # v6.10: 0 means "not a memcg stat"
     return None if v == 0xFF else v  # u8: U8_MAX means "not a memcg stat"
 
@@ -290,7 +290,7 @@ def _percpu_delta(percpu: Object, cur: str, prev: Optional[str], slot: int) -> i
 def _memcg_stat(memcg: Object, item: int, slot: int) -> Dict[str, Any]:
     # {"value": exact, "flushed": what memory.stat reads without a flush}
     lay = layout(memcg.prog_)
-    mode = lay.vmstats
+    mode = lay.state.vmstats
     if mode in ("rstat_ptr", "rstat_embedded"):
         # v5.13+: state[] holds flushed hierarchical values, state_pending[]
         # deltas children flushed into this memcg, and each CPU's
@@ -384,7 +384,7 @@ def nodeinfo(memcg: Object) -> List[Object]:
 
 def _node_stat(memcg: Object, pn: Object, item: int) -> Optional[int]:
     lay = layout(memcg.prog_)
-    mode = lay.lruvec_stats
+    mode = lay.state.lruvec_stats
     if mode in ("ptr", "embedded"):
         # lruvec_stats is indexed like the memcg state arrays (compacted by
         # memcg_stats_index() since v6.10; node items come first there).
@@ -440,17 +440,17 @@ def frozen_note(prog: Program) -> Dict[str, Any]:
     lay = layout(prog)
     frozen: List[str] = []
     live: List[str] = ["MEMCG_SWAP", "MEMCG_SOCK", "swap/memsw page counter"]
-    if lay.objcg is not None:
+    if lay.reparent.objcg is not None:
         frozen += list(_KMEM_ITEMS)
     else:
         live += list(_KMEM_ITEMS)
-    if lay.lru_reparent:
+    if lay.reparent.lru_reparent:
         frozen += list(_LRU_ITEMS)
     else:
         live += list(_LRU_ITEMS)
-    if lay.objcg is None:
+    if lay.reparent.objcg is None:
         memory = "live: every charge is uncharged from this memcg"
-    elif lay.lru_reparent:
+    elif lay.reparent.lru_reparent:
         memory = ("frozen for kmem and LRU folios (7.1+: uncharged from the objcg's "
                   "ancestor); only socket memory and stock still move it")
     else:
@@ -484,7 +484,7 @@ def memcg_state_info(memcg: Object, faults: Optional[List[Fault]] = None,
     hierarchy = _try(faults, f"{where} hierarchy", addr, lambda: memcg_hierarchy(memcg))
     st.counters = _try(faults, f"{where} page counters", addr,
                        lambda: page_counters(memcg, hierarchy)) or {}
-    vmstats = layout(prog).vmstats
+    vmstats = layout(prog).state.vmstats
     st.stats_method = _STATS_METHOD.get(vmstats) if vmstats is not None else None
     st.stats = memcg_stats(memcg, faults)
     if per_node:

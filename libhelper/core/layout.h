@@ -1,7 +1,9 @@
 /* Layout descriptor: everything the scanner needs to know about one kernel.
  *
- * It mirrors analyzers/memcg_zombies/scan.py's _Decoder field for field (the bindings fill
- * it from a _Decoder), so that both engines decide from the same facts.  The
+ * It mirrors analyzers/memcg_zombies/layout/pages.py's PageLayout field for field (the
+ * CPython binding fills it by field name from that dataclass, and
+ * tests/test_layout_pages.py checks every field), so that both engines decide
+ * from the same facts.  The
  * core never guesses a version.  Offsets are byte offsets in struct page
  * (struct slab overlays it); NONE marks a member this kernel lacks.
  */

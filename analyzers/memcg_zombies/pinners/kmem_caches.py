@@ -64,7 +64,7 @@ def per_memcg_caches(ctx: Context) -> Iterator[Tuple[Object, Optional[Object]]]:
     prog = ctx.prog
     lay = ctx.layout
     seen: Set[int] = set()
-    if lay.memcg_params_children:
+    if lay.reparent.memcg_params_children:
         # v4.14+ (believed; 4.19, 5.3, 5.4 checked): root caches on
         # slab_root_caches through memcg_params.__root_caches_node, their
         # children on memcg_params.children through children_node.
@@ -96,7 +96,7 @@ def per_memcg_caches(ctx: Context) -> Iterator[Tuple[Object, Optional[Object]]]:
     for s in _list(ctx, caches, "struct kmem_cache", "list", "slab_caches"):
         try:
             p = s.memcg_params
-            if lay.memcg_params_is_root_cache:
+            if lay.reparent.memcg_params_is_root_cache:
                 if p.is_root_cache.value_():
                     continue
             elif not p.root_cache.value_():
@@ -138,10 +138,10 @@ def _root_array(ctx: Context, root: Optional[Object], cache: Dict[int, Optional[
 @pinner("kmem_caches")
 def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
     lay = ctx.layout
-    if not lay.memcg_params or not ctx.zombies:
+    if not lay.reparent.memcg_params or not ctx.zombies:
         return  # v5.9+ (10befea91b61) or !CONFIG_MEMCG_KMEM: no per-memcg caches
-    refs = lay.kmem_cache_css_refs or 0
-    has_refcnt = lay.kmem_cache_css_refs == 1  # memcg_params.refcnt, v5.3+
+    refs = lay.charge.kmem_cache_css_refs or 0
+    has_refcnt = lay.charge.kmem_cache_css_refs == 1  # memcg_params.refcnt, v5.3+
     try:
         page_size = ctx.prog["PAGE_SIZE"].value_()
     except KeyError:

@@ -69,7 +69,7 @@ def stock_entries(ctx: Context) -> Iterator[Tuple[int, int, str, int]]:
     """``(memcg address, cpu, "memcg" or "objcg", pre-charged bytes)`` for
     every per-CPU stock slot naming a memcg (an objcg by its current memcg)."""
     prog = ctx.prog
-    layout = ctx.layout.memcg_stock
+    layout = ctx.layout.refs.memcg_stock
     try:
         var = prog["memcg_stock"]
     except KeyError:
@@ -80,7 +80,7 @@ def stock_entries(ctx: Context) -> Iterator[Tuple[int, int, str, int]]:
             stock = per_cpu(var, cpu)
             slots = [(m, "memcg", pages * psize) for m, pages in _memcgs(stock, layout) if m]
             for objcg, nbytes in _objcgs(prog, stock, cpu, layout,
-                                         ctx.layout.memcg_stock_cached_objcg):
+                                         ctx.layout.refs.memcg_stock_cached_objcg):
                 if objcg:
                     slots.append((objcg.memcg.value_(), "objcg", nbytes))
         except FaultError as e:
@@ -92,7 +92,7 @@ def stock_entries(ctx: Context) -> Iterator[Tuple[int, int, str, int]]:
 
 @pinner("stock")
 def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
-    if ctx.layout.memcg_stock is None or not ctx.zombies:
+    if ctx.layout.refs.memcg_stock is None or not ctx.zombies:
         return  # !CONFIG_MEMCG
     found: Dict[int, List[Tuple[int, str, int]]] = {}
     for memcg, cpu, kind, nbytes in stock_entries(ctx):

@@ -47,7 +47,7 @@ def memcg_private_id(memcg: Object) -> Tuple[int, int]:
     refcount_t after."""
     ident = memcg.id
     ref = ident.ref
-    if layout(memcg.prog_).memcg_id_ref == "refcount_t":
+    if layout(memcg.prog_).refs.memcg_id_ref == "refcount_t":
         count = ref.refs.counter.value_()
     else:
         count = ref.counter.value_()
@@ -193,7 +193,7 @@ _COUNTERS = {"pages": _count_pages, "flat": _count_flat, "cluster": _count_clust
 
 def swap_id_counts(ctx: Context) -> Dict[int, Dict[str, int]]:
     """Swap entries per memcg private id: ``{id: {device: entries}}``."""
-    mode = ctx.layout.swap_cgroup
+    mode = ctx.layout.refs.swap_cgroup
     count = _COUNTERS.get(mode) if mode is not None else None
     result: Dict[int, Dict[str, int]] = {}
     if count is None:

@@ -62,7 +62,7 @@ def cgwbs(ctx: Context) -> Tuple[Dict[int, Object], Set[int]]:
             where = f"bdi {bdi.value_():#x} wb_list"
             for wb in _entries(ctx, where, bdi.wb_list, "struct bdi_writeback", "bdi_node"):
                 found[wb.value_()] = wb
-    if ctx.layout.has_offline_cgwbs:
+    if ctx.layout.fs.has_offline_cgwbs:
         for wb in _entries(ctx, "offline_cgwbs", prog["offline_cgwbs"],
                            "struct bdi_writeback", "offline_node"):
             found[wb.value_()] = wb
@@ -88,7 +88,7 @@ def _state_names(state: int) -> List[str]:
 
 def _inode_counts(ctx: Context, wb: Object) -> Dict[str, int]:
     counts = {}
-    for name in ctx.layout.wb_inode_lists:  # b_attached: v5.14+
+    for name in ctx.layout.fs.wb_inode_lists:  # b_attached: v5.14+
         head = getattr(wb, name)
         counts[name] = sum(1 for _ in bounded_list(ctx, f"wb {wb.value_():#x} {name}", head))
     return counts
@@ -96,7 +96,7 @@ def _inode_counts(ctx: Context, wb: Object) -> Dict[str, int]:
 
 @pinner("writeback")
 def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
-    if not ctx.layout.has_cgwb or not ctx.zombies:
+    if not ctx.layout.fs.has_cgwb or not ctx.zombies:
         return  # !CONFIG_CGROUP_WRITEBACK
     css_to_memcg = {m.css.address_of_().value_(): a for a, m in ctx.zombies.items()}
     found, offline = cgwbs(ctx)
@@ -112,7 +112,7 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
             continue
         inodes = _inode_counts(ctx, wb)
         detail = {"wb": hex(addr), "bdi": name, "state": _state_names(state),
-                  "on_offline_cgwbs": addr in offline if ctx.layout.has_offline_cgwbs
+                  "on_offline_cgwbs": addr in offline if ctx.layout.fs.has_offline_cgwbs
                   else None, "inodes": inodes}
         try:
             detail["blkcg_css"] = hex(wb.blkcg_css.value_())
