@@ -19,7 +19,7 @@ from memcg_zombies import scan as scan_mod  # noqa: E402
 from memcg_zombies.analysis import analyze  # noqa: E402
 from memcg_zombies.layout import layout  # noqa: E402
 from memcg_zombies.render import render_json, render_text  # noqa: E402
-from memcg_zombies.state import memcg_private_id, memcg_state_info  # noqa: E402
+from memcg_zombies.state import memcg_id_info, memcg_state_info  # noqa: E402
 from tests.synthetic.kernels import (  # noqa: E402
     BIAS,
     CSS_DYING,
@@ -309,7 +309,7 @@ def test_synthetic_4_9_counters_id_and_pages(scanner):
     assert (st.memcg_id, st.memcg_id_ref, st.in_id_table) == (2, 0, False)
     assert st.id_table == "mem_cgroup_idr"
     assert st.stats == {}  # 4.9's MEM_CGROUP_STAT_* items are not reported
-    online = memcg_private_id(drgn.Object(k.prog, "struct mem_cgroup *", a["online"]))
+    online = memcg_id_info(drgn.Object(k.prog, "struct mem_cgroup *", a["online"]))
     assert online == {"id": 1, "ref": 1, "in_table": True, "table": "mem_cgroup_idr"}
 
 

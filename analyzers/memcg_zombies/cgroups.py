@@ -23,6 +23,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple, TypeVar
 
 from drgn import FaultError, Object, Program, container_of
 
+from memcg_zombies.helpers.memcg import memcg_hierarchy
 from memcg_zombies.layout import layout
 from memcg_zombies.percpu_ref import percpu_ref_read
 from memcg_zombies.report import Fault, KernelInfo, MemcgEntry, Report
@@ -299,11 +300,10 @@ def memcg_entry(
     return entry
 
 
-def _hierarchy(prog: Program, root: Object) -> Optional[str]:
+def _hierarchy(root: Object) -> Optional[str]:
     try:
-        dfl = prog["cgrp_dfl_root"].address_of_().value_()
-        return "cgroup2" if root.css.cgroup.root.value_() == dfl else "cgroup1"
-    except (KeyError, FaultError):
+        return memcg_hierarchy(root)
+    except FaultError:
         return None
 
 
@@ -323,7 +323,7 @@ def memcg_report(prog: Program, max_memcgs: int = DEFAULT_MAX_MEMCGS) -> Report:
     """
     lay = layout(prog)
     root = root_mem_cgroup(prog)
-    report = Report(KernelInfo(kernel_release(prog), _hierarchy(prog, root), lay.facts()))
+    report = Report(KernelInfo(kernel_release(prog), _hierarchy(root), lay.facts()))
     faults = report.faults
     # Depth from css.parent chain lengths seen so far (pre-order: parents first).
     depth: Dict[int, int] = {}

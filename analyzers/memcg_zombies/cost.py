@@ -21,9 +21,9 @@ from typing import Any, Dict, List, Optional, Tuple
 from drgn import FaultError, Object, Program, TypeKind, sizeof
 
 from memcg_zombies.cpus import possible_cpus
+from memcg_zombies.helpers.mm import nodeinfo, page_size
 from memcg_zombies.layout import layout, per_program
 from memcg_zombies.report import Fault
-from memcg_zombies.state import nodeinfo, page_size
 
 __all__ = ("kmalloc_size", "memcg_cost")
 

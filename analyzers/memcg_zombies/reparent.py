@@ -26,11 +26,12 @@ from typing import Any, Dict, List, Optional
 from drgn import FaultError, Object, Program, container_of
 from drgn.helpers.linux.xarray import xa_load
 
+from memcg_zombies.helpers.lists import list_nodes
+from memcg_zombies.helpers.memcg import memcg_private_id
+from memcg_zombies.helpers.mm import nodeinfo
 from memcg_zombies.layout import layout
-from memcg_zombies.lists import list_nodes
 from memcg_zombies.percpu_ref import percpu_ref_read
 from memcg_zombies.report import Fault
-from memcg_zombies.state import memcg_private_id, nodeinfo
 
 __all__ = (
     "REPARENTED",
@@ -181,8 +182,9 @@ def kmem_caches_verdict(memcg: Object, faults: List[Fault],
 
 def _era_a_caches(memcg: Object, max_steps: int, where: str,
                   faults: List[Fault]) -> List[int]:
-    # The per-memcg caches still charging memcg: memcg->kmem_caches (v4.14+,
-    # believed; 4.19 checked), or, before it (4.9), every child cache on
+    # The per-memcg caches still charging memcg: memcg->kmem_caches (v4.11,
+    # bc2791f857e1 "slab: link memcg kmem_caches on their associated memory
+    # cgroup"; 4.19 checked), or, before it (4.9), every child cache on
     # slab_caches whose memcg_params.memcg is this memcg.
     prog = memcg.prog_
     me = memcg.value_()
@@ -349,7 +351,8 @@ def list_lru_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_ST
     kid = memcg.kmemcg_id.value_()
     anc = _ancestor(memcg)
     anc_kid = None if anc is None else anc.kmemcg_id.value_()
-    ident = memcg_private_id(memcg)
+    private = memcg_private_id(memcg)
+    mid = None if private is None else private[0]
     # One global list for every memcg of a report: walked once.
     lrus = cache.get("memcg_aware_lrus") if cache is not None else None
     if lrus is None:
@@ -357,7 +360,7 @@ def list_lru_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_ST
         if cache is not None:
             cache["memcg_aware_lrus"] = lrus
     ev: Dict[str, Any] = {"kmemcg_id": kid, "ancestor_kmemcg_id": anc_kid,
-                          "memcg_id": ident["id"], "memcg_aware_lrus": len(lrus),
+                          "memcg_id": mid, "memcg_aware_lrus": len(lrus),
                           "era": "dead marker (v6.13+)" if lay.reparent.list_lru_dead_marker
                           else "kmemcg_id rewritten"}
 
@@ -365,7 +368,7 @@ def list_lru_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_ST
         # kmemcg_id is the memcg's own index; it may have been reused if
         # the id was freed and taken by a new memcg.
         index = kid
-        if ident["id"] != kid and _id_reused(prog, kid, memcg):
+        if mid != kid and _id_reused(prog, kid, memcg):
             return Verdict(mech, UNKNOWN, f"kmemcg_id {kid} was reused by another memcg", ev)
     else:
         if kid != anc_kid and kid >= 0:
@@ -374,7 +377,7 @@ def list_lru_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_ST
             return Verdict(mech, NOT_REPARENTED if anc_kid is not None else UNKNOWN,
                            "kmemcg_id is not the nearest online ancestor's", ev)
         # The old index is still known only while the memcg id lives.
-        index = ident["id"] if ident["id"] else None
+        index = mid if mid else None
 
     if index is None or lay.reparent.list_lru_memcg != "xarray":
         return Verdict(mech, REPARENTED, "kmemcg_id rewritten to the nearest online "

@@ -33,9 +33,9 @@ from typing import (Any, Callable, Dict, Iterable, List, NamedTuple, Optional, P
 
 from drgn import FaultError, Program, sizeof
 
+from memcg_zombies.helpers.mm import page_size
 from memcg_zombies.layout import Layout, layout
 from memcg_zombies.layout.pages import c_descriptor
-from memcg_zombies.state import page_size
 
 __all__ = ("PageScan", "MappingCount", "CLASSES", "ENGINES", "scan_pages", "memmap_ranges")
 

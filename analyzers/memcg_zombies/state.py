@@ -23,6 +23,8 @@ from drgn.helpers.linux.percpu import per_cpu_ptr
 from drgn.helpers.linux.xarray import xa_load
 
 from memcg_zombies.cpus import possible_cpus
+from memcg_zombies.helpers.memcg import atomic_read, memcg_hierarchy, memcg_private_id
+from memcg_zombies.helpers.mm import nodeinfo, page_size
 from memcg_zombies.layout import layout
 from memcg_zombies.percpu_ref import percpu_ref_read
 from memcg_zombies.report import Fault
@@ -33,13 +35,11 @@ __all__ = (
     "MemcgState",
     "memcg_state_info",
     "memcg_refcount",
-    "memcg_private_id",
+    "memcg_id_info",
     "page_counters",
     "memcg_stats",
     "memcg_node_stats",
     "frozen_note",
-    "nodeinfo",
-    "page_size",
 )
 
 T = TypeVar("T")
@@ -138,51 +138,25 @@ def _enum(prog: Program, name: str) -> Optional[int]:
         return None
 
 
-def page_size(prog: Program) -> int:
-    """PAGE_SIZE, from the vmcoreinfo drgn parsed (4096 when unknown)."""
-    try:
-        return prog["PAGE_SIZE"].value_()
-    except (KeyError, ValueError):
-        pass
-    try:
-        return int(prog.constant("PAGE_SIZE"))  # pragma: no cover - older drgn
-    except Exception:
-        return 4096
-
-
-def _counter(value: Object) -> int:
-    # atomic_t / atomic_long_t / refcount_t or a plain integer.
-    while True:
-        try:
-            value = value.counter
-            continue
-        except AttributeError:
-            pass
-        try:
-            value = value.refs
-            continue
-        except AttributeError:
-            return value.value_()
-
-
 def memcg_refcount(memcg: Object):
     """:class:`~memcg_zombies.percpu_ref.PercpuRef` of ``memcg->css.refcnt``, summed exactly."""
     return percpu_ref_read(memcg.css.refcnt)
 
 
-def memcg_private_id(memcg: Object) -> Dict[str, Any]:
+def memcg_id_info(memcg: Object) -> Dict[str, Any]:
     """
-    ``{"id", "ref", "in_table", "table"}`` for ``memcg->id``.
+    ``{"id", "ref", "in_table", "table"}`` for ``memcg->id`` (the private id,
+    :func:`~memcg_zombies.helpers.memcg.memcg_private_id`).
 
     The base ref is dropped at offline (mem_cgroup_id_put in css_offline), and
     the id leaves the table when ref reaches 0, so a dying memcg still in the
     table is held by swap entries (or v1 move-charge).
     """
     lay = layout(memcg.prog_)
-    if lay.refs.memcg_id_type is None:
+    private = memcg_private_id(memcg)
+    if private is None:
         return {"id": None, "ref": None, "in_table": None, "table": None}
-    ident = memcg.id.id.value_()
-    ref = _counter(memcg.id.ref)
+    ident, ref = private
     in_table = None
     table = None
     if lay.refs.memcg_id_table is not None:
@@ -241,20 +215,11 @@ def page_counters(memcg: Object, hierarchy: Optional[str] = None) -> Dict[str, D
     for name in names:
         pc = getattr(memcg, name)
         out[name] = {
-            "usage": _counter(getattr(pc, lay.state.page_counter_usage)),
+            "usage": atomic_read(getattr(pc, lay.state.page_counter_usage)),
             "watermark": pc.watermark.value_(),
             "failcnt": pc.failcnt.value_(),
         }
     return out
-
-
-def memcg_hierarchy(memcg: Object) -> Optional[str]:
-    """"cgroup2" when the memcg's cgroup is on the default hierarchy, else "cgroup1"."""
-    try:
-        dfl = memcg.prog_["cgrp_dfl_root"].address_of_().value_()
-    except KeyError:
-        return None
-    return "cgroup2" if memcg.css.cgroup.root.value_() == dfl else "cgroup1"
 
 
 # -- memory.stat -------------------------------------------------------------
@@ -307,12 +272,12 @@ def _memcg_stat(memcg: Object, item: int, slot: int) -> Dict[str, Any]:
         # up to MEMCG_CHARGE_BATCH in vmstats_percpu->stat[] before adding
         # it to this memcg and all its ancestors. memory.stat reads the
         # atomic.
-        flushed = _counter(memcg.vmstats[slot])
+        flushed = atomic_read(memcg.vmstats[slot])
         delta = _percpu_delta(memcg.vmstats_percpu, "stat", None, slot)
         return {"value": flushed + delta, "flushed": flushed}
     if mode == "atomic_stat":
         # v4.16..v5.1: local (not hierarchical) atomic stat[] + batched stat_cpu.
-        flushed = _counter(memcg.stat[slot])
+        flushed = atomic_read(memcg.stat[slot])
         delta = _percpu_delta(memcg.stat_cpu, "count", None, slot)
         return {"value": flushed + delta, "flushed": flushed}
     if mode == "percpu":
@@ -367,21 +332,6 @@ def memcg_stats(memcg: Object, faults: Optional[List[Fault]] = None,
     return out
 
 
-def nodeinfo(memcg: Object) -> List[Object]:
-    """``[(nid, struct mem_cgroup_per_node *)]`` for every allocated node."""
-    prog = memcg.prog_
-    try:
-        nr = prog["nr_node_ids"].value_()
-    except KeyError:
-        nr = 1
-    out = []
-    for nid in range(nr):
-        pn = memcg.nodeinfo[nid].read_()
-        if pn:
-            out.append((nid, pn))
-    return out
-
-
 def _node_stat(memcg: Object, pn: Object, item: int) -> Optional[int]:
     lay = layout(memcg.prog_)
     mode = lay.state.lruvec_stats
@@ -396,7 +346,7 @@ def _node_stat(memcg: Object, pn: Object, item: int) -> Optional[int]:
         return value + _percpu_delta(pn.lruvec_stats_percpu, "state", "state_prev", slot)
     if mode == "atomic":
         # pn->lruvec_stat[] atomic + per-CPU batch in lruvec_stat_cpu->count[].
-        return _counter(pn.lruvec_stat[item]) + _percpu_delta(
+        return atomic_read(pn.lruvec_stat[item]) + _percpu_delta(
             pn.lruvec_stat_cpu, "count", None, item)
     return None
 
@@ -476,7 +426,7 @@ def memcg_state_info(memcg: Object, faults: Optional[List[Fault]] = None,
     if ref is not None:
         st.css_refcnt, st.css_refcnt_dead, st.css_refcnt_mode = ref.count, ref.dead, ref.mode
 
-    ident = _try(faults, f"{where} id", addr, lambda: memcg_private_id(memcg))
+    ident = _try(faults, f"{where} id", addr, lambda: memcg_id_info(memcg))
     if ident is not None:
         st.memcg_id, st.memcg_id_ref = ident["id"], ident["ref"]
         st.in_id_table, st.id_table = ident["in_table"], ident["table"]

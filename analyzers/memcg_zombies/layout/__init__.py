@@ -62,8 +62,10 @@ class Layout:
         """
         False when booted with cgroup_disable=memory: mem_cgroup_disabled()
         tests the static key memory_cgrp_subsys_enabled_key that
-        include/linux/cgroup.h generates per subsystem (since v4.6,
-        49d1dc4b8179 "cgroup: implement cgroup_subsys->implicit_on_dfl").
+        include/linux/cgroup.h generates per subsystem since v4.4 ("cgroup:
+        implement static_key based cgroup_subsys_enabled() and
+        cgroup_subsys_on_dfl()", in the v4.4 merge; its commit id is not in
+        the searchable sources).
         None when the key is not in the debug info.
         """
         count = static_key_count(self.prog, "memory_cgrp_subsys_enabled_key")

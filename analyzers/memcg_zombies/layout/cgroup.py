@@ -68,8 +68,10 @@ def cgroup_layout(prog: Program) -> CgroupLayout:
     elif kn_type is not None and kn_type.has_member("ino"):
         kn_id = "ino"
 
-    # CSS_DYING: v4.18, 33c35aa48178 ("cgroup: Prevent kill_css() from being
-    # called more than once"); read whatever enumerators this kernel has.
+    # CSS_DYING: 33c35aa48178 ("cgroup: Prevent kill_css() from being called
+    # more than once", posted May 2017 against v4.12-rc1; absent in 4.9,
+    # present in 4.19, the release between is not in the searchable
+    # sources); read whatever enumerators this kernel has.
     css_flags: Dict[str, int] = {}
     for name, fallback in _CSS_FLAGS:
         value = constant(prog, name)

@@ -20,11 +20,10 @@ class NetLayout:
 
 def net_layout(prog: Program) -> NetLayout:
     # The chain head of a struct inet_listen_hashbucket: "head" (an
-    # hlist_head) before v5.4; v5.4 added the nulls_head alias (a union
-    # with head; believed 8dbd76e79a16 "tcp/dccp: fix possible race
-    # __inet_lookup_established()"), and v5.19 (cae3873c5b3a) kept only
-    # nulls_head. DepSurf type dumps: head only in 4.8..5.3, both in
-    # 5.4..5.15, nulls_head only from 5.19. Both start with one pointer.
+    # hlist_head) until v5.5's 8dbd76e79a16 ("tcp/dccp: fix possible race
+    # __inet_lookup_established()") added the nulls_head alias (a union
+    # with head; also in 4.19.y and 5.4.y), and v5.19 (cae3873c5b3a) kept
+    # only nulls_head. Both start with one pointer.
     head: Optional[Literal["nulls_head", "head"]] = (
         "nulls_head" if has_member(prog, "struct inet_listen_hashbucket", "nulls_head")
         else "head" if has_member(prog, "struct inet_listen_hashbucket", "head") else None)

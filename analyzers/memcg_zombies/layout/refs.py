@@ -41,8 +41,10 @@ def refs_layout(prog: Program) -> RefsLayout:
     # started returning the 64-bit cgroup id.
     id_struct = next((t for t in ("struct mem_cgroup_private_id", "struct mem_cgroup_id")
                       if find_type(prog, t) is not None), None)
-    # ref became a refcount_t in v4.17, 1c2df1f3e7fd ("mm: memcontrol: use
-    # refcount_t for memcg->id.ref"); an atomic_t before (checked 4.9).
+    # ref became a refcount_t with 1c2d479a119b ("mm/memcontrol.c: convert
+    # mem_cgroup_id::ref to refcount_t type", posted Oct 2018: v4.20 or
+    # v5.0, the merge is not in the searchable sources); an atomic_t before
+    # (checked 4.9, 4.19; refcount_t checked 5.3).
     id_type = id_ref = None
     if mc is not None and mc.has_member("id"):
         t = mc.member("id").type
@@ -50,9 +52,11 @@ def refs_layout(prog: Program) -> RefsLayout:
         if t.has_member("ref"):
             id_ref = ("refcount_t" if "refcount" in t.member("ref").type.type_name()
                       else "atomic_t")
-    # The memcg id table: mem_cgroup_idr (IDR, v4.8..v6.10); the xarray
-    # mem_cgroup_ids (v6.11, believed; checked 6.12); mem_cgroup_private_ids
-    # (v7.0, with the private-id rename).
+    # The memcg id table: mem_cgroup_idr (IDR, v4.8..v6.11); the xarray
+    # mem_cgroup_ids since v6.12 (Shakeel Butt's "memcg: replace memcg ID
+    # idr with xarray", Aug 2024; linux-next carried it under several ids
+    # and the mainline one is not in the searchable sources);
+    # mem_cgroup_private_ids (v7.0, with the private-id rename).
     table: Optional[Tuple[str, IdTableKind]] = None
     for sym, kind in (("mem_cgroup_private_ids", "xarray"),
                       ("mem_cgroup_ids", "xarray"),
@@ -69,9 +73,9 @@ def refs_layout(prog: Program) -> RefsLayout:
         table = (table[0], "idr_layers")
     # An IDR's ids start at idr->idr_base since v4.16, 6ce711f27500 ("idr:
     # Make 1-based IDRs more efficient"); 0 before. idr->idr_rt is a
-    # struct xarray since v4.20 (the XArray conversion: radix_tree_root
-    # became an alias of struct xarray); a struct radix_tree_root in
-    # v4.11..v4.19 (believed).
+    # struct xarray since v4.20, f8d5d0cc145c ("xarray: Add definition of
+    # struct xarray"; radix_tree_root became an alias of it); a struct
+    # radix_tree_root in v4.11..v4.19 (0a835c4f090a above).
     idr_t = find_type(prog, "struct idr")
     idr_rt_xarray = (idr_t is not None and idr_t.has_member("idr_rt")
                      and idr_t.member("idr_rt").type.type_name() == "struct xarray")

@@ -48,12 +48,12 @@ def reparent_layout(prog: Program) -> ReparentLayout:
     #   gone in v5.9 ("mm: memcg/slab: use a single set of kmem_caches
     #   for all accounted allocations"). memcg_params itself is older.
     memcg_params = has_member(prog, "struct kmem_cache", "memcg_params")
-    #   How the per-memcg caches are linked. DepSurf type dumps: 4.10
-    #   has memcg_params.is_root_cache and slab_caches only; 4.13 has
-    #   memcg_params.children/__root_caches_node (slab_root_caches) and
-    #   memcg->kmem_caches (believed v4.11: 510ded33e075 "slab: implement
-    #   slab_root_caches list", bc2791f857e1 "slab: link memcg kmem_caches
-    #   on their associated memory cgroup"; both gone in v5.9).
+    #   How the per-memcg caches are linked. Before v4.11: memcg_params.
+    #   is_root_cache and slab_caches only. v4.11 (Tejun Heo's slab series,
+    #   510ded33e075 "slab: implement slab_root_caches list" and
+    #   bc2791f857e1 "slab: link memcg kmem_caches on their associated
+    #   memory cgroup"): memcg_params.children/__root_caches_node
+    #   (slab_root_caches) and memcg->kmem_caches; both gone in v5.9.
     #   memcg_params.refcnt (v5.3) is charge.kmem_cache_css_refs == 1.
     kc = find_type(prog, "struct kmem_cache")
     params_t = kc.member("memcg_params").type if kc is not None and memcg_params else None
@@ -71,9 +71,9 @@ def reparent_layout(prog: Program) -> ReparentLayout:
 
     lru_gen = has_member(prog, "struct lruvec", "lrugen")
     #   MGLRU (v6.1) generation lists: lrugen->lists[] at first, renamed
-    #   lrugen->folios[] in v6.3 (believed 6df1b2212950 "mm: multi-gen
-    #   LRU: rename lrugen->lists[] to lrugen->folios[]"; DepSurf: folios[]
-    #   in 6.5); Debian 6.1 already has folios[] (6.1.y backport).
+    #   lrugen->folios[] in v6.3, 6df1b2212950 ("mm: multi-gen LRU: rename
+    #   lrugen->lists[] to lrugen->folios[]"), which 6.1.y took as a
+    #   dependency of a later fix (so Debian 6.1 has folios[]).
     lru_gen_lists: Optional[Literal["folios", "lists"]] = None
     lruvec_t = find_type(prog, "struct lruvec")
     if lru_gen and lruvec_t is not None:
@@ -81,8 +81,8 @@ def reparent_layout(prog: Program) -> ReparentLayout:
         lru_gen_lists = "folios" if lrugen_t.has_member("folios") else "lists"
 
     # - list_lru: global list "list_lrus" (v4.x..v5.17, Debian 5.10),
-    #   "memcg_list_lrus" by v6.1; v5.18's "mm: list_lru: replace linear
-    #   array with xarray" (believed) moved per-memcg lists from
+    #   "memcg_list_lrus" by v6.1; v5.18's bbca91cca9a9 ("mm: list_lru:
+    #   replace linear array with xarray") moved per-memcg lists from
     #   lru->node[n].memcg_lrus->lru[] into lru->xa, indexed by kmemcg_id.
     list_lru_head: Optional[Literal["memcg_list_lrus", "list_lrus"]] = (
         "memcg_list_lrus" if find_object(prog, "memcg_list_lrus") is not None
@@ -108,22 +108,23 @@ def reparent_layout(prog: Program) -> ReparentLayout:
         lru_gen_lists=lru_gen_lists,
         list_lru_head=list_lru_head,
         list_lru_memcg=list_lru_memcg,
-        # - v6.13's per-cgroup list_lru locks ("mm/list_lru: split the lock to
-        #   per-cgroup scope", believed) also changed offline: kmemcg_id is
+        # - v6.13's fb56fdf8b9a2 ("mm/list_lru: split the lock to per-cgroup
+        #   scope"), per-cgroup list_lru locks, also changed offline: kmemcg_id is
         #   kept, the lru->xa entry is erased and the lists get nr_items =
         #   LONG_MIN; before, kmemcg_id was rewritten to the parent's.
         list_lru_dead_marker=has_member(prog, "struct list_lru_one", "lock"),
-        #   struct list_lru::memcg_aware: v5.2, believed 3e8589963773
-        #   ("memcg: make it work on sparse non-0-node systems"; DepSurf:
-        #   absent 5.0, present 5.3). Without it every lru on the global
-        #   list is walked.
+        #   struct list_lru::memcg_aware: v5.2, 3e8589963773 ("memcg: make it
+        #   work on sparse non-0-node systems"; also in 4.4.y and later
+        #   stable trees). Without it every lru on the global list is walked.
         list_lru_memcg_aware=has_member(prog, "struct list_lru", "memcg_aware"),
         #   memcg->kmemcg_id, the list_lru index: CONFIG_MEMCG_KMEM (in every
         #   DepSurf dump 4.4..6.8), a config fact more than an era one.
         memcg_kmemcg_id=mc_has("kmemcg_id"),
         #   memcg->kmem_state (enum memcg_kmem_state, offline sets
-        #   KMEM_ALLOCATED): DepSurf: absent 4.4, present 4.8..5.15, gone by
-        #   5.19 (believed v4.6 to v5.17).
+        #   KMEM_ALLOCATED): v4.5 ("mm: memcontrol: give the kmem states
+        #   more descriptive names", Dec 2015; its commit id is not in the
+        #   searchable sources) until v5.16, e80216d9f1f5 ("mm: memcontrol:
+        #   remove the kmem states").
         memcg_kmem_state=mc_has("kmem_state"),
         # - Deferred THP split queue per memcg (v5.4, "mm: thp: make deferred
         #   split shrinker memcg aware"); reparented at offline in v6.19

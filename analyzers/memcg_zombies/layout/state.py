@@ -34,9 +34,9 @@ def state_layout(prog: Program) -> StateLayout:
     def mc_has(member: str) -> bool:
         return mc is not None and mc.has_member(member)
 
-    # swap (v2) and memsw (v1) share storage in an anonymous union (Debian
-    # 5.10 has it; separate fields in 5.9 sources, believed v5.10's
-    # "mm: memcontrol: ... swap/memsw union"). kmem and tcpmem are v1 only
+    # swap (v2) and memsw (v1) share storage in an anonymous union since
+    # v5.10, bd0b230fe145 ("mm/memcg: unify swap and memsw page counters");
+    # separate fields before. kmem and tcpmem are v1 only
     # and sit under CONFIG_MEMCG_V1 from v6.12, so they may be missing.
     swap_memsw_union = False
     if mc is not None and mc_has("swap") and mc_has("memsw"):
@@ -52,8 +52,8 @@ def state_layout(prog: Program) -> StateLayout:
     #   recursive statistics correctness & scalabilty").
     # - "rstat_embedded": v5.13, 2d146aa3aa84 ("mm: memcontrol: switch to
     #   rstat"): struct memcg_vmstats embedded in the memcg.
-    # - "rstat_ptr": separately allocated by v6.1 (checked Debian 6.1;
-    #   believed v6.0).
+    # - "rstat_ptr": separately allocated since v6.1, 410f8e82689e ("memcg:
+    #   extract memcg_vmstats from struct mem_cgroup").
     vmstats: Optional[Vmstats] = None
     if mc is not None and mc_has("vmstats"):
         t = strip_typedef(mc.member("vmstats").type)
@@ -68,7 +68,7 @@ def state_layout(prog: Program) -> StateLayout:
     elif mc_has("stat"):
         vmstats = "percpu"
 
-    # v6.10 ("memcg: reduce memory for the lruvec and memcg stats")
+    # v6.10, ff48c71c26aa ("memcg: reduce memory for the lruvec and memcg stats"),
     # compacted the state arrays behind mem_cgroup_stats_index[]: int8_t
     # holding index + 1 in v6.10, u8 with U8_MAX for "not a memcg stat"
     # by v6.12 (docs/kernel-eras.md section 6).
@@ -79,9 +79,10 @@ def state_layout(prog: Program) -> StateLayout:
         stats_index = "s8_plus1" if et.is_signed else "u8"
 
     # Per-node memcg stats: atomic pn->lruvec_stat[] + per-CPU batch
-    # (v4.16..v5.12), embedded rstat struct lruvec_stats (v5.13..),
-    # separately allocated by v6.12 ("memcg: dynamically allocate
-    # lruvec_stats", believed v6.10).
+    # (v4.16..v5.12), embedded rstat struct lruvec_stats (v5.13,
+    # 7e1c0d6f5820 "memcg: switch lruvec stats to rstat"), separately
+    # allocated since v6.10, 70a64b7919cb ("memcg: dynamically allocate
+    # lruvec_stats").
     lruvec_stats: Optional[Literal["ptr", "embedded", "atomic"]] = None
     if pn is not None:
         if pn.has_member("lruvec_stats"):
@@ -119,17 +120,19 @@ def state_layout(prog: Program) -> StateLayout:
         lruvec_stats=lruvec_stats,
         # Their per-CPU parts (cost.py): lruvec_stat_cpu v4.16..v5.12 (with
         # the atomic lruvec_stat[], a983b5ebee57 "mm: memcontrol: fix
-        # excessive complexity in memory.stat reporting", believed),
-        # lruvec_stat_local v5.2..v5.12 (815744d75152, believed),
-        # lruvec_stats_percpu since v5.13 (2d146aa3aa84, believed).
+        # excessive complexity in memory.stat reporting"), lruvec_stat_local
+        # v5.2..v5.12 (815744d75152 "mm: memcontrol: don't batch updates of
+        # local VM stats and events"), lruvec_stats_percpu since v5.13
+        # (7e1c0d6f5820 "memcg: switch lruvec stats to rstat").
         pn_percpu_stats=tuple(m for m in ("lruvec_stats_percpu", "lruvec_stat_cpu",
                                           "lruvec_stat_local")
                               if pn is not None and pn.has_member(m)),
-        # rstat per-CPU state (cost.py): cgroup->rstat_cpu since v4.18
-        # (believed c58632b3631c "cgroup: Rename stat to rstat"); per css
-        # (css->rstat_cpu) plus cgroup->rstat_base_cpu after the
-        # per-subsystem rstat split (docs/kernel-eras.md section 4: seen from 6.19;
-        # believed v6.16 upstream).
+        # rstat per-CPU state (cost.py): cgroup->rstat_cpu since v4.18,
+        # c58632b3631c (Tejun Heo, 2018-04-26, which renamed v4.15's
+        # cgroup->stat_cpu; its title is not in the searchable sources);
+        # per css (css->rstat_cpu) plus cgroup->rstat_base_cpu since v6.16,
+        # 5da3bfa029d6 ("cgroup: use separate rstat trees for each
+        # subsystem") and its series.
         css_rstat_cpu=has_member(prog, "struct cgroup_subsys_state", "rstat_cpu"),
         cgroup_rstat_percpu=tuple(m for m in ("rstat_cpu", "rstat_base_cpu")
                                   if has_member(prog, "struct cgroup", m)),

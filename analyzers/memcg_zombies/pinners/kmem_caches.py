@@ -22,7 +22,8 @@ on the era (:attr:`Layout.kmem_cache_css_refs`):
   ``detail["pins"] = False`` and no css ref.
 
 Caches are found from ``slab_root_caches`` and each root's
-``memcg_params.children`` (v4.14+, believed; checked 4.19, 5.3, 5.4) or, on
+``memcg_params.children`` (v4.11, 510ded33e075 "slab: implement slab_root_caches
+list"; checked 4.19, 5.3, 5.4) or, on
 older kernels (4.9: ``is_root_cache``), from ``slab_caches``. Without
 ``memcg_params`` (v5.9+, or !CONFIG_MEMCG_KMEM) this visitor yields nothing.
 """
@@ -32,7 +33,8 @@ from typing import Dict, Iterator, Optional, Set, Tuple
 
 from drgn import FaultError, Object
 
-from memcg_zombies.lists import list_entries
+from memcg_zombies.helpers import mm
+from memcg_zombies.helpers.lists import MAX_LIST, list_entries
 from memcg_zombies.percpu_ref import percpu_ref_read
 from memcg_zombies.pinners import Context, Pin, pinner
 
@@ -40,7 +42,6 @@ __all__ = ("per_memcg_caches", "cache_serial")
 
 #: Bound on list steps per walk (there are a few hundred root caches, and one
 #: child per root cache and memcg).
-_MAX_LIST = 1 << 20
 #: Bound on a root cache's memcg_caches array (memcg_nr_cache_ids).
 _MAX_IDS = 1 << 16
 
@@ -55,7 +56,7 @@ def cache_serial(name: bytes) -> Optional[int]:
 
 def _list(ctx: Context, head: Object, type_name: str, member: str,
           where: str) -> Iterator[Object]:
-    return list_entries(head, type_name, member, where, _MAX_LIST, ctx.faults)
+    return list_entries(head, type_name, member, where, MAX_LIST, ctx.faults)
 
 
 def per_memcg_caches(ctx: Context) -> Iterator[Tuple[Object, Optional[Object]]]:
@@ -65,7 +66,7 @@ def per_memcg_caches(ctx: Context) -> Iterator[Tuple[Object, Optional[Object]]]:
     lay = ctx.layout
     seen: Set[int] = set()
     if lay.reparent.memcg_params_children:
-        # v4.14+ (believed; 4.19, 5.3, 5.4 checked): root caches on
+        # v4.11+ (510ded33e075; 4.19, 5.3, 5.4 checked): root caches on
         # slab_root_caches through memcg_params.__root_caches_node, their
         # children on memcg_params.children through children_node.
         try:
@@ -142,10 +143,7 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
         return  # v5.9+ (10befea91b61) or !CONFIG_MEMCG_KMEM: no per-memcg caches
     refs = lay.charge.kmem_cache_css_refs or 0
     has_refcnt = lay.charge.kmem_cache_css_refs == 1  # memcg_params.refcnt, v5.3+
-    try:
-        page_size = ctx.prog["PAGE_SIZE"].value_()
-    except KeyError:
-        page_size = 4096
+    page_size = mm.page_size(ctx.prog)
     serials: Dict[int, int] = {}
     for addr, memcg in ctx.zombies.items():
         try:

@@ -21,8 +21,9 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from drgn import FaultError, Object, container_of
 
+from memcg_zombies.helpers import mm
+from memcg_zombies.helpers.lists import list_nodes
 from memcg_zombies.layout import layout
-from memcg_zombies.lists import list_nodes
 from memcg_zombies.pinners import Context, Pin, pinner
 from memcg_zombies import scan as scan_mod
 from memcg_zombies.scan import PageScan, scan_pages
@@ -248,7 +249,7 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
     scan = page_scan(ctx)
     if scan is None:
         return
-    page_size = ctx.prog["PAGE_SIZE"].value_()
+    page_size = mm.page_size(ctx.prog)
     for (owner, cls), pages in sorted(scan.by_owner.items()):
         if owner and cls == "slab" and ctx.layout.charge.slab_page_names_memcg:
             # Up to v5.2 a slab page of a per-memcg cache names the memcg in

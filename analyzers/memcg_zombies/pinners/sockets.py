@@ -32,7 +32,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 from drgn import FaultError, Object, offsetof
 from drgn.helpers.linux.net import for_each_net
 
-from memcg_zombies.lists import list_entries
+from memcg_zombies.helpers.lists import list_entries
 from memcg_zombies.pinners import Context, Pin, pinner
 
 __all__ = ("tcp_sockets", "task_sockets", "sock_memcg")

@@ -27,16 +27,10 @@ from drgn import FaultError, Object
 from drgn.helpers.linux.percpu import per_cpu
 
 from memcg_zombies.cpus import possible_cpus
+from memcg_zombies.helpers.mm import page_size
 from memcg_zombies.pinners import Context, Pin, pinner
 
 __all__ = ("stock_entries",)
-
-
-def _page_size(prog) -> int:
-    try:
-        return prog["PAGE_SIZE"].value_()
-    except KeyError:
-        return 4096
 
 
 def _memcgs(stock: Object, layout: Optional[str]) -> Iterator[Tuple[int, int]]:
@@ -74,7 +68,7 @@ def stock_entries(ctx: Context) -> Iterator[Tuple[int, int, str, int]]:
         var = prog["memcg_stock"]
     except KeyError:
         return
-    psize = _page_size(prog)
+    psize = page_size(prog)
     for cpu in possible_cpus(prog):
         try:
             stock = per_cpu(var, cpu)

@@ -25,13 +25,10 @@ from typing import Dict, Iterator, List, Set, Tuple
 
 from drgn import FaultError, Object
 
-from memcg_zombies.lists import list_entries, list_nodes
+from memcg_zombies.helpers.lists import MAX_LIST, list_entries, list_nodes
 from memcg_zombies.pinners import Context, Pin, pinner
 
 __all__ = ("bounded_list", "cgwbs")
-
-#: Nodes per list before a walk is cut (and a fault recorded).
-MAX_LIST = 1 << 20
 
 # enum wb_state in include/linux/backing-dev-defs.h (bit numbers).
 _WB_STATES = ("WB_registered", "WB_writeback_running", "WB_has_dirty_io", "WB_start_all")
@@ -70,15 +67,16 @@ def cgwbs(ctx: Context) -> Tuple[Dict[int, Object], Set[int]]:
     return found, offline
 
 
-def _bdi_name(bdi: Object) -> str:
-    # bdi->dev_name (v5.x+; char[64]), else the device's name.
-    try:
-        return bdi.dev_name.string_().decode(errors="replace")
-    except (AttributeError, FaultError):
-        pass
+def _bdi_name(ctx: Context, bdi: Object) -> str:
+    # bdi->dev_name (layout.fs.bdi_dev_name), else the device's name.
+    if ctx.layout.fs.bdi_dev_name:
+        try:
+            return bdi.dev_name.string_().decode(errors="replace")
+        except FaultError:
+            pass
     try:
         return bdi.dev.kobj.name.string_().decode(errors="replace")
-    except (AttributeError, FaultError):
+    except FaultError:
         return f"bdi {bdi.value_():#x}"
 
 
@@ -105,7 +103,7 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
             memcg = css_to_memcg.get(wb.memcg_css.value_())
             if memcg is None:
                 continue
-            name = _bdi_name(wb.bdi)
+            name = _bdi_name(ctx, wb.bdi)
             state = wb.state.value_()
         except FaultError as e:
             ctx.fault(f"bdi_writeback {addr:#x}", e, addr)
