@@ -117,7 +117,7 @@ def _percpu_ref_parts(parts: _Parts, name: str, ref: Object, cpus: Optional[int]
 def _percpu_member(parts: _Parts, name: str, obj: Object, member: str,
                    cpus: Optional[int]) -> None:
     # A per-CPU allocation hanging off obj.member, when allocated. Callers
-    # check that the member exists on this kernel (layout.py).
+    # check that the member exists on this kernel (layout/).
     ptr = getattr(obj, member)
     if ptr.value_():
         parts.percpu(name, _pointee_size(ptr, name), cpus)

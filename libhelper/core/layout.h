@@ -24,7 +24,7 @@ struct mz_layout {
 	uint64_t PG_slab;		/* 0 once slab is a page type (v6.10) */
 
 	int top_byte;			/* v6.12+ page-type encoding */
-	/* page-type values as scan.py's Layout.page_types has them (the PGTY_
+	/* page-type values as layout.charge.page_types has them (the PGTY_
 	 * value when top_byte, else the cleared PG_* bit); MZ_NONE = absent */
 	uint32_t type_buddy, type_slab, type_kmemcg;
 

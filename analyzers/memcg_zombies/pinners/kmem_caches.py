@@ -7,7 +7,7 @@ for all allocations") every accounted root cache got one child copy per memcg
 (docs/kernel-eras.md section 3), named ``"%s(%llu:%s)"`` after the root cache, the
 memcg's css ``serial_nr`` and its cgroup name, with ``memcg_params.memcg``
 naming the memcg it charges. One pin per child cache; what it holds depends
-on the era (:attr:`Layout.kmem_cache_css_refs`):
+on the era (``layout.charge.kmem_cache_css_refs``):
 
 - era A (up to v5.2, ``memcg_params`` without ``refcnt``): the cache holds
   no css ref; its slab pages do, one each, through ``page->mem_cgroup``

@@ -69,7 +69,7 @@ def _compute_objcg_owners(ctx: Context) -> Dict[int, Tuple[int, int]]:
     lay = ctx.layout
     # memcg->objcg (v5.9, bf4f059954dc), memcg->orig_objcg (v6.8,
     # 675d6c9b59e3), both per node in mem_cgroup_per_node since v7.1
-    # (Layout.objcg, .orig_objcg, .objcg_list).
+    # (layout.reparent.objcg, .orig_objcg, .objcg_list).
     held = ["objcg"] + (["orig_objcg"] if lay.reparent.orig_objcg else [])
     fields = held if lay.reparent.objcg == "memcg" else []
     node_fields = held if lay.reparent.objcg == "per_node" else []
@@ -253,7 +253,7 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
     for (owner, cls), pages in sorted(scan.by_owner.items()):
         if owner and cls == "slab" and ctx.layout.charge.slab_page_names_memcg:
             # Up to v5.2 a slab page of a per-memcg cache names the memcg in
-            # page->mem_cgroup and holds one css ref (layout.py); from v5.3
+            # page->mem_cgroup and holds one css ref (layout/charge.py); from v5.3
             # it names none and its cache holds the ref (kmem_caches.py).
             if owner in ctx.zombies:
                 folios = scan.folios_by_owner.get((owner, cls), 0)

@@ -132,7 +132,7 @@ def _hashed_socks(ctx: Context, hi: Object) -> Iterator[Object]:
     lbucket = prog.type("struct inet_listen_hashbucket")
     # Both bucket kinds start their chain with one pointer, as hlist_head
     # (.first) or hlist_nulls_head (.first); TCP links sk_nulls_node (same
-    # offset as sk_node). Layout.tcp_listen_head: "head" before v5.4.
+    # offset as sk_node). layout.net.tcp_listen_head: "head" before v5.5.
     head_off = offsetof(lbucket, ctx.layout.net.tcp_listen_head)
     if ctx.layout.net.tcp_listening_hash:
         listening = hi.listening_hash

@@ -10,7 +10,7 @@ css_offline drains every CPU's stock (drain_all_stock, since about v5.4),
 but a CPU can charge the memcg again before the offline completes, and
 drain_all_stock skips CPUs whose stock is being used.
 
-Layouts (:attr:`Layout.memcg_stock`):
+Layouts (``layout.refs.memcg_stock``):
 
 - "single": ``cached``/``nr_pages`` and ``cached_objcg``/``nr_bytes``;
 - "task_irq" (v5.14-v5.19): ``task_obj``/``irq_obj`` struct obj_stock, each
@@ -34,7 +34,7 @@ __all__ = ("stock_entries",)
 
 
 def _memcgs(stock: Object, layout: Optional[str]) -> Iterator[Tuple[int, int]]:
-    # (memcg address, pre-charged pages); layout: Layout.memcg_stock
+    # (memcg address, pre-charged pages); layout: layout.refs.memcg_stock
     if layout == "array":
         for memcg, pages in zip(stock.cached, stock.nr_pages):
             yield memcg.value_(), pages.value_()
@@ -55,7 +55,7 @@ def _objcgs(prog, stock: Object, cpu: int, layout: Optional[str],
     elif layout == "task_irq":
         for part in (stock.task_obj, stock.irq_obj):
             yield part.cached_objcg.read_(), part.nr_bytes.value_()
-    elif cached_objcg:  # v5.9+ (Layout.memcg_stock_cached_objcg)
+    elif cached_objcg:  # v5.9+ (layout.refs.memcg_stock_cached_objcg)
         yield stock.cached_objcg.read_(), stock.nr_bytes.value_()
 
 

@@ -9,7 +9,7 @@ reference ("Memcg ID pins CSS" in mm/memcontrol.c), so swap keeps a zombie
 alive without any RAM page being charged to it. Swap-in or swapoff frees
 the entries.
 
-Where the per-slot ids live (:attr:`Layout.swap_cgroup`):
+Where the per-slot ids live (``layout.refs.swap_cgroup``):
 
 - "pages" (up to about v6.13): ``swap_cgroup_ctrl[type].map`` is an array
   of ``length`` pages, each ``PAGE_SIZE / 2`` u16 ids;

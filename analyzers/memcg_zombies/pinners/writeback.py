@@ -36,7 +36,7 @@ _WB_STATES = ("WB_registered", "WB_writeback_running", "WB_has_dirty_io", "WB_st
 
 def bounded_list(ctx: Context, where: str, head: Object,
                  bound: int = MAX_LIST) -> Iterator[int]:
-    """Node addresses of the ``struct list_head`` ``head``; see lists.list_nodes."""
+    """Node addresses of the ``struct list_head`` ``head``; see helpers.lists.list_nodes."""
     return list_nodes(head, where, bound, ctx.faults)
 
 
