@@ -111,7 +111,7 @@ def test_memory_stat_matches_truth(case):
     """Zombies whose pins did not change show what memory.stat showed before rmdir."""
     dying = _memcgs(case)
     truth = _dying_truth(case)
-    field = "flushed" if layout(next(iter(dying.values())).prog_).vmstats == "atomic" else "value"
+    field = "flushed" if layout(next(iter(dying.values())).prog_).state.vmstats == "atomic" else "value"
     checked = 0
     for path, tr in truth.items():
         if tr["scenario"] not in STABLE or path not in dying:
