@@ -138,7 +138,7 @@ def test_c_slab_walk(dump):
     case, fmt = dump
     prog, full = _prog(case, fmt)
     lay = scan.layout(prog)
-    pfns = [(a - lay.vmemmap) // lay.page_size for a, _ in _slab_list(prog, scan)[0]]
+    pfns = [(a - lay.memmap.vmemmap) // lay.memmap.page_struct_size for a, _ in _slab_list(prog, scan)[0]]
     if not pfns:
         pytest.skip("no slab with an object vector")
     tuples = [(p, p + 1) for p in pfns]

@@ -26,13 +26,13 @@ def test_memmap_ranges(case):
     assert ranges and all(lo < hi <= max_pfn for lo, hi in ranges)
     assert ranges == sorted(ranges) == _merged(ranges)
     # Found by the section walk, not the 0..max_pfn fallback: whole sections.
-    shift = lay.section_size_bits - 12
+    shift = lay.memmap.section_size_bits - 12
     assert all(lo % (1 << shift) == 0 for lo, _ in ranges)
     # The guest's RAM is covered, and every range's struct pages read.
     assert sum(hi - lo for lo, hi in ranges) >= case["mem_mb"] * 256 * 0.95
     for lo, hi in ranges:
-        prog.read(lay.vmemmap + lo * lay.page_size, lay.page_size)
-        prog.read(lay.vmemmap + (hi - 1) * lay.page_size, lay.page_size)
+        prog.read(lay.memmap.vmemmap + lo * lay.memmap.page_struct_size, lay.memmap.page_struct_size)
+        prog.read(lay.memmap.vmemmap + (hi - 1) * lay.memmap.page_struct_size, lay.memmap.page_struct_size)
     try:
         from drgn.helpers.linux.mm import for_each_valid_page_range
     except ImportError:

@@ -66,7 +66,7 @@ def test_pins(entry, report):
     scen = entry["scenario"]
     if not _complete(entry, report):
         pytest.skip(f"filtered dump lost pages: {len(report['faults'])} faults reported")
-    # v7.1+: LRU folios hold the objcg, not the css (layout.py's lru_css_ref_unit).
+    # v7.1+: LRU folios hold the objcg, not the css (layout.charge.lru_css_ref_unit).
     folios_pin = report["kernel"]["lru_css_ref_unit"] is not None
     for c, z in _zombies(report, t, scen):
         # Every css reference is accounted for by a pin.

@@ -84,26 +84,26 @@ def file_pins(run, path, kinds=("pagecache", "shmem")):
 def test_layout_page_facts(case):
     lay = layout(run_of(case).prog)
     k = case["kernel"]
-    assert lay.page_memcg == ("mem_cgroup" if k == "5.10" else "memcg_data")
-    assert lay.kmem_memcg_is_objcg == (k != "5.10")
+    assert lay.charge.page_memcg == ("mem_cgroup" if k == "5.10" else "memcg_data")
+    assert lay.charge.kmem_memcg_is_objcg == (k != "5.10")
     v = kver(case)
-    assert lay.folio_memcg_is_objcg == (v >= (7, 1))
-    assert lay.lru_css_ref_unit == (None if v >= (7, 1) else "folio")
-    assert lay.kmem_css_refs_per_page == (1 if k == "5.10" else 0)
-    assert lay.slab_css_refs_per_object == 0
-    assert lay.slab_struct == ("page" if k == "5.10" else "slab")
-    assert lay.slab_vector == {"5.10": "obj_cgroups", "6.1": "memcg_data"}.get(k, "obj_exts")
-    assert (lay.slab_off["stride"] is not None) == ((7, 0) <= v < (7, 3))
+    assert lay.charge.folio_memcg_is_objcg == (v >= (7, 1))
+    assert lay.charge.lru_css_ref_unit == (None if v >= (7, 1) else "folio")
+    assert lay.charge.kmem_css_refs_per_page == (1 if k == "5.10" else 0)
+    assert lay.charge.slab_css_refs_per_object == 0
+    assert lay.charge.slab_struct == ("page" if k == "5.10" else "slab")
+    assert lay.charge.slab_vector == {"5.10": "obj_cgroups", "6.1": "memcg_data"}.get(k, "obj_exts")
+    assert (lay.pages.stride_off is not None) == ((7, 0) <= v < (7, 3))
     # v7.3: per-slab obj_exts_in_object / obj_exts_needs_objcg bits replace it.
-    assert (lay.slab_needs_objcg_bit is not None) == (v >= (7, 3))
-    assert (lay.slab_in_object_bit is not None) == (v >= (7, 3))
-    assert lay.page_type_encoding == ("inverted" if k in ("5.10", "6.1") else "top_byte")
-    assert (lay.pg_slab is None) == (v >= (6, 10))
-    assert lay.compound_member == ("compound_info" if v >= (7, 1) else "compound_head")
-    assert lay.compound_info_mask == (v >= (7, 1))
+    assert (lay.pages.needs_objcg_bit is not None) == (v >= (7, 3))
+    assert (lay.pages.in_object_bit is not None) == (v >= (7, 3))
+    assert lay.charge.page_type_encoding == ("inverted" if k in ("5.10", "6.1") else "top_byte")
+    assert (lay.pages.PG_slab == 0) == (v >= (6, 10))
+    assert lay.charge.compound_member == ("compound_info" if v >= (7, 1) else "compound_head")
+    assert lay.pages.info_mask == (v >= (7, 1))
     for flag in ("PG_lru", "PG_head", "PG_dirty", "PG_writeback", "PG_swapbacked",
                  "PG_swapcache"):
-        assert lay.PG[flag] == run_of(case).prog[flag].value_()
+        assert lay.charge.PG[flag] == run_of(case).prog[flag].value_()
     assert set(lay.facts()) >= {"page_memcg", "lru_css_ref_unit", "slab_vector"}
 
 
@@ -201,8 +201,8 @@ def test_pins_css_refs_by_era(case):
             if p.kind == "slab" or p.detail.get("pins") is False:
                 assert p.css_refs == 0, (path, p)
             elif p.kind == "kmem":
-                assert p.css_refs == p.count * lay.kmem_css_refs_per_page
-            elif lay.lru_css_ref_unit is None:
+                assert p.css_refs == p.count * lay.charge.kmem_css_refs_per_page
+            elif lay.charge.lru_css_ref_unit is None:
                 assert p.css_refs == 0
 
 

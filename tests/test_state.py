@@ -111,7 +111,7 @@ def test_memory_stat_matches_truth(case):
     """Zombies whose pins did not change show what memory.stat showed before rmdir."""
     dying = _memcgs(case)
     truth = _dying_truth(case)
-    field = "flushed" if layout(next(iter(dying.values())).prog_).vmstats == "atomic" else "value"
+    field = "flushed" if layout(next(iter(dying.values())).prog_).state.vmstats == "atomic" else "value"
     checked = 0
     for path, tr in truth.items():
         if tr["scenario"] not in STABLE or path not in dying:
@@ -194,7 +194,7 @@ def test_memory_counter_is_lru_kmem_sock(case):
     if case["kernel"] == "5.10":
         pytest.skip("5.10 has no MEMCG_KMEM stat to balance the counter with")
     stock = _stock_pages(case)
-    lru_reparent = layout(_prog(case["vmcores"]["kdump"], case["vmlinux"])).lru_reparent
+    lru_reparent = layout(_prog(case["vmcores"]["kdump"], case["vmlinux"])).reparent.lru_reparent
     for path, m in _memcgs(case).items():
         st = memcg_state_info(m, per_node=False)
         explained = _explained(st, stock.get(m.value_(), 0))

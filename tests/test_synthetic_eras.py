@@ -19,7 +19,7 @@ from memcg_zombies import scan as scan_mod  # noqa: E402
 from memcg_zombies.analysis import analyze  # noqa: E402
 from memcg_zombies.layout import layout  # noqa: E402
 from memcg_zombies.render import render_json, render_text  # noqa: E402
-from memcg_zombies.state import memcg_private_id, memcg_state_info  # noqa: E402
+from memcg_zombies.state import memcg_id_info, memcg_state_info  # noqa: E402
 from tests.synthetic.kernels import (  # noqa: E402
     BIAS,
     CSS_DYING,
@@ -94,12 +94,12 @@ def test_synthetic_4_19_page_mem_cgroup_and_caches(scanner):
     one css ref per page; its caches are pinned but hold no css ref."""
     k, a = era_a_4_19()
     lay = layout(k.prog)
-    assert lay.page_memcg == "mem_cgroup"
-    assert lay.page_type_encoding == "inverted" and lay.page_types["kmemcg"] == 0x200
-    assert lay.lru_css_ref_unit == "page" and lay.kmem_css_refs_per_page == 1
-    assert lay.slab_page_names_memcg and lay.slab_css_refs_per_page == 1
-    assert lay.kmem_cache_css_refs == 0 and lay.memcg_params
-    assert lay.objcg is None and lay.vmstats == "atomic_stat"
+    assert lay.charge.page_memcg == "mem_cgroup"
+    assert lay.charge.page_type_encoding == "inverted" and lay.charge.page_types["kmemcg"] == 0x200
+    assert lay.charge.lru_css_ref_unit == "page" and lay.charge.kmem_css_refs_per_page == 1
+    assert lay.charge.slab_page_names_memcg and lay.charge.slab_css_refs_per_page == 1
+    assert lay.charge.kmem_cache_css_refs == 0 and lay.reparent.memcg_params
+    assert lay.reparent.objcg is None and lay.state.vmstats == "atomic_stat"
 
     report = analyze(k.prog, scanner=scanner)
     _no_faults(report)
@@ -196,9 +196,9 @@ def test_synthetic_5_4_reparented_kmem_caches(scanner):
     verdict "reparented" with evidence; its refs are its pages', not the cache's."""
     k, a = era_b_5_4()
     lay = layout(k.prog)
-    assert lay.page_memcg == "mem_cgroup" and not lay.slab_page_names_memcg
-    assert lay.slab_css_refs_per_page == 0 and lay.kmem_cache_css_refs == 1
-    assert lay.memcg_id_ref == "refcount_t" and lay.vmstats == "atomic"
+    assert lay.charge.page_memcg == "mem_cgroup" and not lay.charge.slab_page_names_memcg
+    assert lay.charge.slab_css_refs_per_page == 0 and lay.charge.kmem_cache_css_refs == 1
+    assert lay.refs.memcg_id_ref == "refcount_t" and lay.state.vmstats == "atomic"
 
     report = analyze(k.prog, scanner=scanner)
     _no_faults(report)
@@ -278,13 +278,13 @@ def test_synthetic_4_9_counters_id_and_pages(scanner):
     and _mapcount-encoded kmem pages."""
     k, a = era_4_9()
     lay = layout(k.prog)
-    assert lay.page_counter_usage == "count"
-    assert lay.memcg_id_ref == "atomic_t"
-    assert lay.memcg_id_table == ("mem_cgroup_idr", "idr_layers")
-    assert "CSS_DYING" not in lay.css_flags
-    assert lay.kn_id == "ino"
-    assert lay.page_type_encoding == "mapcount" and lay.page_off["page_type"] == 24
-    assert lay.slab_page_names_memcg and lay.kmem_cache_css_refs == 0
+    assert lay.state.page_counter_usage == "count"
+    assert lay.refs.memcg_id_ref == "atomic_t"
+    assert lay.refs.memcg_id_table == ("mem_cgroup_idr", "idr_layers")
+    assert "CSS_DYING" not in lay.cgroup.css_flags
+    assert lay.cgroup.kn_id == "ino"
+    assert lay.charge.page_type_encoding == "mapcount" and lay.pages.off_type == 24 and lay.pages.type_shift == 0
+    assert lay.charge.slab_page_names_memcg and lay.charge.kmem_cache_css_refs == 0
 
     report = analyze(k.prog, scanner=scanner)
     _no_faults(report)
@@ -309,7 +309,7 @@ def test_synthetic_4_9_counters_id_and_pages(scanner):
     assert (st.memcg_id, st.memcg_id_ref, st.in_id_table) == (2, 0, False)
     assert st.id_table == "mem_cgroup_idr"
     assert st.stats == {}  # 4.9's MEM_CGROUP_STAT_* items are not reported
-    online = memcg_private_id(drgn.Object(k.prog, "struct mem_cgroup *", a["online"]))
+    online = memcg_id_info(drgn.Object(k.prog, "struct mem_cgroup *", a["online"]))
     assert online == {"id": 1, "ref": 1, "in_table": True, "table": "mem_cgroup_idr"}
 
 

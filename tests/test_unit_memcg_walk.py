@@ -180,7 +180,7 @@ class FakeKernel:
         self.poke(cgrp + self.off("struct cgroup", "nr_dying_descendants"), nr_dying, 4)
         self.poke(cgrp + self.off("struct cgroup", "self.parent"),
                   0 if parent is None else 1, 8)  # only tested for non-NULL
-        self.poke(kn + self.off("struct kernfs_node", self.lay.kn_parent), pkn)
+        self.poke(kn + self.off("struct kernfs_node", self.lay.cgroup.kn_parent), pkn)
         self.poke(kn + self.off("struct kernfs_node", "name"), self.string(name))
         self.poke(kn + self.off("struct kernfs_node", "id"), ino)
         return memcg
@@ -193,7 +193,7 @@ class FakeKernel:
         self.poke(self.sym("root_mem_cgroup"), memcg)
 
 
-@pytest.fixture(params=VMLINUXES, ids=lambda p: os.path.basename(os.path.dirname(p)))
+@pytest.fixture(params=VMLINUXES, ids=lambda p: os.path.basename(os.path.dirname(str(p))))
 def fk(request):
     return FakeKernel(request.param)
 
@@ -225,7 +225,7 @@ def test_walk_finds_dying(fk):
     assert report.summary.dying == 2
     assert report.summary.root_nr_dying_descendants == 2
     assert report.faults == []
-    if fk.lay.has_nr_dying_subsys:
+    if fk.lay.cgroup.has_nr_dying_subsys:
         assert by_path["/"].nr_dying_subsys_memory == 0
     else:
         assert by_path["/"].nr_dying_subsys_memory is None

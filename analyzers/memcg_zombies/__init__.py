@@ -3,9 +3,11 @@ memcg_zombies: drgn analyzers for dying ("zombie") memory cgroups.
 
 Modules:
 
-- :mod:`memcg_zombies.layout`: era facts, read from the kernel's debug info
+- :mod:`memcg_zombies.layout`: era facts, read from the kernel's debug info (frozen
+  groups: pages, refs, state, reparent, ...)
 - :mod:`memcg_zombies.cpus`: the possible CPUs, read once per program
-- :mod:`memcg_zombies.lists`: bounded, cycle-checked list walks
+- :mod:`memcg_zombies.helpers`: PAGE_SIZE and nodeinfo (``mm``), private id and
+  hierarchy (``memcg``), bounded, cycle-checked list walks (``lists``)
 - :mod:`memcg_zombies.vfs`: files named from the root mount namespace
 - :mod:`memcg_zombies.percpu_ref`: reading ``struct percpu_ref`` exactly
 - :mod:`memcg_zombies.report`: the report model (no drgn)

@@ -23,6 +23,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple, TypeVar
 
 from drgn import FaultError, Object, Program, container_of
 
+from memcg_zombies.helpers.memcg import memcg_hierarchy
 from memcg_zombies.layout import layout
 from memcg_zombies.percpu_ref import percpu_ref_read
 from memcg_zombies.report import Fault, KernelInfo, MemcgEntry, Report
@@ -202,9 +203,9 @@ def css_state(css: Object) -> str:
     """
     lay = layout(css.prog_)
     flags = css.flags.value_()
-    if flags & lay.CSS_ONLINE:
+    if flags & lay.cgroup.CSS_ONLINE:
         return "online"
-    if flags & lay.CSS_RELEASED:
+    if flags & lay.cgroup.CSS_RELEASED:
         return "released"
     return "dying"
 
@@ -228,7 +229,7 @@ def memcg_path(memcg: Object) -> str:
     names: List[str] = []
     seen: Set[int] = set()
     while True:
-        parent = lay.kn_parent_of(kn).read_()
+        parent = lay.cgroup.kn_parent_of(kn).read_()
         if not parent:
             break  # the hierarchy root, whose name is ""
         if kn.value_() in seen or len(names) >= _MAX_PATH_DEPTH:
@@ -241,7 +242,7 @@ def memcg_path(memcg: Object) -> str:
 
 def memcg_cgroup_id(memcg: Object) -> Optional[int]:
     """``cgroup_id()`` of the memcg's cgroup: its kernfs node id."""
-    return layout(memcg.prog_).kn_id_of(memcg.css.cgroup.kn)
+    return layout(memcg.prog_).cgroup.kn_id_of(memcg.css.cgroup.kn)
 
 
 def _try(failed: List[Tuple[str, str]], what: str, fn: Callable[[], T]) -> Optional[T]:
@@ -270,9 +271,9 @@ def memcg_entry(
     ref = _try(failed, "css.refcnt", lambda: percpu_ref_read(css.refcnt, sum_percpu=False))
 
     def dying_subsys() -> Optional[int]:
-        if not lay.has_nr_dying_subsys or lay.memory_cgrp_id is None:
+        if not lay.cgroup.has_nr_dying_subsys or lay.cgroup.memory_cgrp_id is None:
             return None
-        return cgrp.nr_dying_subsys[lay.memory_cgrp_id].value_()
+        return cgrp.nr_dying_subsys[lay.cgroup.memory_cgrp_id].value_()
 
     entry = MemcgEntry(
         address=address,
@@ -286,11 +287,11 @@ def memcg_entry(
         nr_dying_descendants=_try(
             failed, "cgroup.nr_dying_descendants",
             lambda: cgrp.nr_dying_descendants.value_()
-            if lay.has_nr_dying_descendants else None),
+            if lay.cgroup.has_nr_dying_descendants else None),
         nr_dying_subsys_memory=_try(failed, "cgroup.nr_dying_subsys", dying_subsys),
         level=level,
         cgroup_online=_try(failed, "cgroup.self.flags",
-                           lambda: bool(cgrp.self.flags.value_() & lay.CSS_ONLINE)),
+                           lambda: bool(cgrp.self.flags.value_() & lay.cgroup.CSS_ONLINE)),
     )
     if failed:
         fields = ", ".join(dict.fromkeys(what for what, _ in failed))
@@ -299,11 +300,10 @@ def memcg_entry(
     return entry
 
 
-def _hierarchy(prog: Program, root: Object) -> Optional[str]:
+def _hierarchy(root: Object) -> Optional[str]:
     try:
-        dfl = prog["cgrp_dfl_root"].address_of_().value_()
-        return "cgroup2" if root.css.cgroup.root.value_() == dfl else "cgroup1"
-    except (KeyError, FaultError):
+        return memcg_hierarchy(root)
+    except FaultError:
         return None
 
 
@@ -323,7 +323,7 @@ def memcg_report(prog: Program, max_memcgs: int = DEFAULT_MAX_MEMCGS) -> Report:
     """
     lay = layout(prog)
     root = root_mem_cgroup(prog)
-    report = Report(KernelInfo(kernel_release(prog), _hierarchy(prog, root), lay.facts()))
+    report = Report(KernelInfo(kernel_release(prog), _hierarchy(root), lay.facts()))
     faults = report.faults
     # Depth from css.parent chain lengths seen so far (pre-order: parents first).
     depth: Dict[int, int] = {}

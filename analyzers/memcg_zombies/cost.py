@@ -21,9 +21,9 @@ from typing import Any, Dict, List, Optional, Tuple
 from drgn import FaultError, Object, Program, TypeKind, sizeof
 
 from memcg_zombies.cpus import possible_cpus
+from memcg_zombies.helpers.mm import nodeinfo, page_size
 from memcg_zombies.layout import layout, per_program
 from memcg_zombies.report import Fault
-from memcg_zombies.state import nodeinfo, page_size
 
 __all__ = ("kmalloc_size", "memcg_cost")
 
@@ -110,14 +110,14 @@ def _percpu_ref_parts(parts: _Parts, name: str, ref: Object, cpus: Optional[int]
     lay = layout(ref.prog_)
     if ref.percpu_count_ptr.value_() & ~3:
         parts.percpu(f"{name} per-CPU counter", sizeof(ref.prog_.type("unsigned long")), cpus)
-    if lay.percpu_ref_data and ref.data.value_():
+    if lay.cgroup.percpu_ref_data and ref.data.value_():
         parts.kmalloc(f"{name} percpu_ref_data", _pointee_size(ref.data, "percpu_ref_data"))
 
 
 def _percpu_member(parts: _Parts, name: str, obj: Object, member: str,
                    cpus: Optional[int]) -> None:
     # A per-CPU allocation hanging off obj.member, when allocated. Callers
-    # check that the member exists on this kernel (layout.py).
+    # check that the member exists on this kernel (layout/).
     ptr = getattr(obj, member)
     if ptr.value_():
         parts.percpu(name, _pointee_size(ptr, name), cpus)
@@ -126,7 +126,7 @@ def _percpu_member(parts: _Parts, name: str, obj: Object, member: str,
 def _cgroup_removed(memcg: Object) -> bool:
     # rmdir kills the cgroup's self css: CSS_ONLINE goes away from its flags.
     lay = layout(memcg.prog_)
-    return not memcg.css.cgroup.self.flags.value_() & lay.CSS_ONLINE
+    return not memcg.css.cgroup.self.flags.value_() & lay.cgroup.CSS_ONLINE
 
 
 def memcg_cost(memcg: Object, faults: Optional[List[Fault]] = None) -> Dict[str, Any]:
@@ -166,43 +166,43 @@ def memcg_cost(memcg: Object, faults: Optional[List[Fault]] = None) -> Dict[str,
         size, elem = _sized(memcg, "memcg")
         # mem_cgroup_alloc(): kzalloc(struct_size(memcg, nodeinfo, nr_node_ids))
         parts.kmalloc("struct mem_cgroup", size + elem * nr_nodes,
-                      how=f"kmalloc, with nodeinfo[{nr_nodes}]" if lay.nodeinfo_flexible
+                      how=f"kmalloc, with nodeinfo[{nr_nodes}]" if lay.state.nodeinfo_flexible
                       else "kmalloc")
 
     def per_node() -> None:
         pn_size = _size(prog, "struct mem_cgroup_per_node")
         parts.kmalloc("struct mem_cgroup_per_node", pn_size, count=len(pns),
                       how="kmalloc_node per node")
-        if lay.lruvec_stats == "ptr":
+        if lay.state.lruvec_stats == "ptr":
             parts.kmalloc("struct lruvec_stats", _size(prog, "struct lruvec_stats"),
                           count=len(pns), how="kmalloc_node per node")
-        for name in lay.pn_percpu_stats:
+        for name in lay.state.pn_percpu_stats:
             if pns:
                 parts.percpu(f"mem_cgroup_per_node.{name}",
                              _pointee_size(getattr(pns[0][1], name), f"pn.{name}"), cpus,
                              count=len(pns))
 
     def stats() -> None:
-        for name in lay.memcg_percpu_stats:
+        for name in lay.state.memcg_percpu_stats:
             parts.percpu(f"mem_cgroup.{name}", _pointee_size(getattr(memcg, name), name), cpus)
-        if lay.vmstats == "rstat_ptr":
+        if lay.state.vmstats == "rstat_ptr":
             parts.kmalloc("struct memcg_vmstats", _pointee_size(memcg.vmstats, "vmstats"))
-        if lay.vmstats == "atomic_stat":
+        if lay.state.vmstats == "atomic_stat":
             parts.percpu("mem_cgroup.stat_cpu", _pointee_size(memcg.stat_cpu, "stat_cpu"), cpus)
-        if lay.vmstats == "percpu":
+        if lay.state.vmstats == "percpu":
             parts.percpu("mem_cgroup.stat", _pointee_size(memcg.stat, "stat"), cpus)
 
     def css_ref() -> None:
         _percpu_ref_parts(parts, "css.refcnt", memcg.css.refcnt, cpus)
-        if lay.css_rstat_cpu:
+        if lay.state.css_rstat_cpu:
             _percpu_member(parts, "css.rstat_cpu", memcg.css, "rstat_cpu", cpus)
 
     def own_objcg() -> None:
         # v6.8+: orig_objcg belongs to the memcg until mem_cgroup_free()
         # (per node since v7.1). Earlier objcgs live as long as their users.
-        if not lay.orig_objcg:
+        if not lay.reparent.orig_objcg:
             return
-        holders = [pn for _, pn in pns] if lay.objcg == "per_node" else [memcg]
+        holders = [pn for _, pn in pns] if lay.reparent.objcg == "per_node" else [memcg]
         size = _size(prog, "struct obj_cgroup")
         for h in holders:
             objcg = h.orig_objcg.read_()
@@ -220,9 +220,9 @@ def memcg_cost(memcg: Object, faults: Optional[List[Fault]] = None) -> Dict[str,
         _percpu_ref_parts(parts, "cgroup self css.refcnt", cgrp.self.refcnt, cpus)
         # rstat per-CPU state: on the cgroup up to v6.18, on each css plus
         # cgroup.rstat_base_cpu since v6.19 (docs/kernel-eras.md section 4).
-        for name in lay.cgroup_rstat_percpu:
+        for name in lay.state.cgroup_rstat_percpu:
             _percpu_member(parts, f"cgroup.{name}", cgrp, name, cpus)
-        if lay.css_rstat_cpu:
+        if lay.state.css_rstat_cpu:
             _percpu_member(parts, "cgroup self css.rstat_cpu", cgrp.self, "rstat_cpu", cpus)
         kn = cgrp.kn.read_()
         if kn:

@@ -80,14 +80,14 @@ def percpu_ref_read(ref: Object, sum_percpu: bool = True) -> PercpuRef:
     possible CPU; pass ``sum_percpu=False`` to get ``count=None`` instead.
     """
     lay = layout(ref.prog_)
-    bits = lay.bits_per_long
+    bits = lay.cgroup.bits_per_long
     bias = 1 << (bits - 1)  # PERCPU_COUNT_BIAS
     ptr = ref.percpu_count_ptr.value_()
     flags = ptr & _FLAG_MASK
     atomic = bool(flags & PERCPU_REF_ATOMIC)
     dead = bool(flags & PERCPU_REF_DEAD)
 
-    if lay.percpu_ref_data:
+    if lay.cgroup.percpu_ref_data:
         data = ref.data.read_()
         if not data and not ptr:
             # Never initialised, e.g. the root css (CSS_NO_REF).

@@ -26,11 +26,12 @@ from typing import Any, Dict, List, Optional
 from drgn import FaultError, Object, Program, container_of
 from drgn.helpers.linux.xarray import xa_load
 
+from memcg_zombies.helpers.lists import list_nodes
+from memcg_zombies.helpers.memcg import memcg_private_id
+from memcg_zombies.helpers.mm import nodeinfo
 from memcg_zombies.layout import layout
-from memcg_zombies.lists import list_nodes
 from memcg_zombies.percpu_ref import percpu_ref_read
 from memcg_zombies.report import Fault
-from memcg_zombies.state import memcg_private_id, nodeinfo
 
 __all__ = (
     "REPARENTED",
@@ -101,7 +102,7 @@ def nearest_online_ancestor(memcg: Object) -> Optional[Object]:
     for _ in range(4096):
         if not css:
             return None
-        if css.flags.value_() & lay.CSS_ONLINE:
+        if css.flags.value_() & lay.cgroup.CSS_ONLINE:
             return container_of(css, "struct mem_cgroup", "css")
         css = css.parent.read_()
     return None
@@ -128,13 +129,13 @@ def kmem_caches_verdict(memcg: Object, faults: List[Fault],
     prog = memcg.prog_
     lay = layout(prog)
     mech = "kmem_caches"
-    if not lay.memcg_params:
+    if not lay.reparent.memcg_params:
         return Verdict(mech, NOT_IN_KERNEL, "struct kmem_cache has no memcg_params "
                        "(one set of caches for everyone since v5.9, or no kmem accounting)")
     where = f"kmem_caches of memcg {memcg.value_():#x}"
     serial = memcg.css.serial_nr.value_()
     # kmem_cache_css_refs == 1: memcg_params.refcnt (v5.3+).
-    if lay.kmem_cache_css_refs != 1 or not lay.memcg_kmem_caches:
+    if lay.charge.kmem_cache_css_refs != 1 or not lay.reparent.memcg_kmem_caches:
         # Era A (up to v5.2, memcg_params without refcnt): offline only
         # deactivates the caches (memcg_deactivate_kmem_caches(memcg) NULLs
         # the root's memcg_caches entry); memcg_params.memcg keeps naming the
@@ -142,8 +143,8 @@ def kmem_caches_verdict(memcg: Object, faults: List[Fault],
         own = _era_a_caches(memcg, max_steps, where, faults)
         ev: Dict[str, Any] = {"own_caches": len(own), "serial_nr": serial,
                               "caches_listed": [_hex(a) for a in own[:MAX_LISTED]]}
-        for f, present in (("kmemcg_id", lay.memcg_kmemcg_id),
-                           ("kmem_state", lay.memcg_kmem_state)):
+        for f, present in (("kmemcg_id", lay.reparent.memcg_kmemcg_id),
+                           ("kmem_state", lay.reparent.memcg_kmem_state)):
             if present:
                 ev[f] = getattr(memcg, f).value_()
         how = "before v5.3 per-memcg caches are only deactivated, never reparented"
@@ -181,12 +182,13 @@ def kmem_caches_verdict(memcg: Object, faults: List[Fault],
 
 def _era_a_caches(memcg: Object, max_steps: int, where: str,
                   faults: List[Fault]) -> List[int]:
-    # The per-memcg caches still charging memcg: memcg->kmem_caches (v4.14+,
-    # believed; 4.19 checked), or, before it (4.9), every child cache on
+    # The per-memcg caches still charging memcg: memcg->kmem_caches (v4.11,
+    # bc2791f857e1 "slab: link memcg kmem_caches on their associated memory
+    # cgroup"; 4.19 checked), or, before it (4.9), every child cache on
     # slab_caches whose memcg_params.memcg is this memcg.
     prog = memcg.prog_
     me = memcg.value_()
-    if layout(prog).memcg_kmem_caches:
+    if layout(prog).reparent.memcg_kmem_caches:
         nodes = _walk(memcg.kmem_caches.address_of_(), max_steps, where, faults)
         caches = [container_of(Object(prog, "struct list_head *", pos), "struct kmem_cache",
                                "memcg_params.kmem_caches_node") for pos in nodes]
@@ -240,13 +242,13 @@ def objcg_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS
     """
     lay = layout(memcg.prog_)
     mech = "objcg"
-    if lay.objcg is None:
+    if lay.reparent.objcg is None:
         return Verdict(mech, NOT_IN_KERNEL, "no obj_cgroup in this kernel (before v5.9)")
     anc = _ancestor(memcg)
     ev: Dict[str, Any] = {"ancestor": None if anc is None else _hex(anc.value_())}
     me = memcg.value_()
 
-    if lay.objcg == "per_node":
+    if lay.reparent.objcg == "per_node":
         holders = [(f"node{nid}", pn) for nid, pn in nodeinfo(memcg)]
         anc_lists = [] if anc is None else [pn for _, pn in nodeinfo(anc)]
     else:
@@ -259,7 +261,7 @@ def objcg_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS
         objcg = h.objcg.read_()
         d: Dict[str, Any] = {"objcg": _hex(objcg.value_())}
         ok = not objcg
-        if lay.orig_objcg:
+        if lay.reparent.orig_objcg:
             orig = h.orig_objcg.read_()
             if orig:
                 info = _objcg_info(orig)
@@ -292,7 +294,7 @@ def objcg_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS
             total["listed"] += got["listed"]
             mine.append(got["addresses"])
         total["listed"] = total["listed"][:MAX_LISTED]
-        if lay.orig_objcg:
+        if lay.reparent.orig_objcg:
             origs = [int(d["orig_objcg"]["address"], 16) for d in per.values()
                      if d.get("orig_objcg")]
             total["orig_objcg_on_ancestor_list"] = sum(any(a in m for m in mine) for a in origs)
@@ -300,7 +302,7 @@ def objcg_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS
 
     n = len(holders)
     if done == n:
-        how = "objcg NULL" + (", orig_objcg->memcg is an ancestor" if lay.orig_objcg else "")
+        how = "objcg NULL" + (", orig_objcg->memcg is an ancestor" if lay.reparent.orig_objcg else "")
         return Verdict(mech, REPARENTED, f"{how} ({n} holder{'s' if n > 1 else ''})", ev)
     if done == 0:
         return Verdict(mech, NOT_REPARENTED, "objcg still attached to the memcg "
@@ -313,17 +315,17 @@ def objcg_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS
 
 def _memcg_lrus(prog: Program, max_steps: int, faults: List[Fault]) -> List[Object]:
     lay = layout(prog)
-    assert lay.list_lru_head is not None  # list_lru_verdict() returns early without one
-    head = prog[lay.list_lru_head].address_of_()
+    assert lay.reparent.list_lru_head is not None  # list_lru_verdict() returns early without one
+    head = prog[lay.reparent.list_lru_head].address_of_()
     out = []
-    for pos in _walk(head, max_steps, lay.list_lru_head, faults):
+    for pos in _walk(head, max_steps, lay.reparent.list_lru_head, faults):
         lru = container_of(Object(prog, "struct list_head *", pos), "struct list_lru", "list")
         try:
             # memcg_aware is absent when no lru can be memcg aware.
-            if not lay.list_lru_memcg_aware or lru.memcg_aware.value_():
+            if not lay.reparent.list_lru_memcg_aware or lru.memcg_aware.value_():
                 out.append(lru)
         except FaultError as e:
-            faults.append(Fault(lay.list_lru_head, str(e), lru.value_()))
+            faults.append(Fault(lay.reparent.list_lru_head, str(e), lru.value_()))
     return out
 
 
@@ -344,12 +346,13 @@ def list_lru_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_ST
     prog = memcg.prog_
     lay = layout(prog)
     mech = "list_lru"
-    if lay.list_lru_head is None or not lay.memcg_kmemcg_id:
+    if lay.reparent.list_lru_head is None or not lay.reparent.memcg_kmemcg_id:
         return Verdict(mech, NOT_IN_KERNEL, "no memcg-aware list_lru (CONFIG_MEMCG_KMEM off?)")
     kid = memcg.kmemcg_id.value_()
     anc = _ancestor(memcg)
     anc_kid = None if anc is None else anc.kmemcg_id.value_()
-    ident = memcg_private_id(memcg)
+    private = memcg_private_id(memcg)
+    mid = None if private is None else private[0]
     # One global list for every memcg of a report: walked once.
     lrus = cache.get("memcg_aware_lrus") if cache is not None else None
     if lrus is None:
@@ -357,26 +360,26 @@ def list_lru_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_ST
         if cache is not None:
             cache["memcg_aware_lrus"] = lrus
     ev: Dict[str, Any] = {"kmemcg_id": kid, "ancestor_kmemcg_id": anc_kid,
-                          "memcg_id": ident["id"], "memcg_aware_lrus": len(lrus),
-                          "era": "dead marker (v6.13+)" if lay.list_lru_dead_marker
+                          "memcg_id": mid, "memcg_aware_lrus": len(lrus),
+                          "era": "dead marker (v6.13+)" if lay.reparent.list_lru_dead_marker
                           else "kmemcg_id rewritten"}
 
-    if lay.list_lru_dead_marker:
+    if lay.reparent.list_lru_dead_marker:
         # kmemcg_id is the memcg's own index; it may have been reused if
         # the id was freed and taken by a new memcg.
         index = kid
-        if ident["id"] != kid and _id_reused(prog, kid, memcg):
+        if mid != kid and _id_reused(prog, kid, memcg):
             return Verdict(mech, UNKNOWN, f"kmemcg_id {kid} was reused by another memcg", ev)
     else:
         if kid != anc_kid and kid >= 0:
-            if lay.memcg_kmem_state:
+            if lay.reparent.memcg_kmem_state:
                 ev["kmem_state"] = memcg.kmem_state.value_()
             return Verdict(mech, NOT_REPARENTED if anc_kid is not None else UNKNOWN,
                            "kmemcg_id is not the nearest online ancestor's", ev)
         # The old index is still known only while the memcg id lives.
-        index = ident["id"] if ident["id"] else None
+        index = mid if mid else None
 
-    if index is None or lay.list_lru_memcg != "xarray":
+    if index is None or lay.reparent.list_lru_memcg != "xarray":
         return Verdict(mech, REPARENTED, "kmemcg_id rewritten to the nearest online "
                        "ancestor's (the old index is gone, lists not checked one by one)", ev)
 
@@ -398,7 +401,7 @@ def list_lru_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_ST
               listed=[_hex(a) for a in live[:MAX_LISTED]])
     if not live:
         return Verdict(mech, REPARENTED, f"no list_lru keeps an entry for index {index}"
-                       + ("" if lay.list_lru_dead_marker else "; kmemcg_id is the ancestor's"), ev)
+                       + ("" if lay.reparent.list_lru_dead_marker else "; kmemcg_id is the ancestor's"), ev)
     if len(live) == len(lrus):
         return Verdict(mech, NOT_REPARENTED, f"every list_lru still has lists for index {index}", ev)
     return Verdict(mech, PARTIAL, f"{len(live)} of {len(lrus)} list_lrus still have lists "
@@ -406,7 +409,7 @@ def list_lru_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_ST
 
 
 def _id_reused(prog: Program, index: int, memcg: Object) -> bool:
-    table = layout(prog).memcg_id_table
+    table = layout(prog).refs.memcg_id_table
     if table is None or table[1] != "xarray":
         return False
     entry = xa_load(prog[table[0]].address_of_(), index).value_()
@@ -438,10 +441,10 @@ def lru_folios_verdict(memcg: Object, faults: List[Fault]) -> Verdict:
                 imaginary.append(f"node{nid}.lists[{i}]")
             elif not _list_empty(head):
                 nonempty.append(f"node{nid}.lists[{i}]")
-        if lay.lru_gen:
+        if lay.reparent.lru_gen:
             gens = lruvec.lrugen
-            assert lay.lru_gen_lists is not None  # Layout sets it whenever lru_gen
-            lists = getattr(gens, lay.lru_gen_lists)  # folios[] since v6.3
+            assert lay.reparent.lru_gen_lists is not None  # Layout sets it whenever lru_gen
+            lists = getattr(gens, lay.reparent.lru_gen_lists)  # folios[] since v6.3
             for g in range(len(lists)):
                 for t in range(len(lists[g])):
                     for z in range(len(lists[g][t])):
@@ -449,7 +452,7 @@ def lru_folios_verdict(memcg: Object, faults: List[Fault]) -> Verdict:
                             nonempty.append(f"node{nid}.lrugen[{g}][{t}][{z}]")
     ev = {"nodes": len(nodes), "nonempty_lists": nonempty[:MAX_LISTED],
           "nonempty_count": len(nonempty), "poisoned_heads": imaginary}
-    if not lay.lru_reparent:
+    if not lay.reparent.lru_reparent:
         return Verdict(mech, NOT_IN_KERNEL, "LRU folios stay with the dead memcg before v7.1 "
                        f"({len(nonempty)} non-empty LRU lists)", ev)
     if not nonempty:
@@ -468,12 +471,12 @@ def deferred_split_verdict(memcg: Object, faults: List[Fault]) -> Verdict:
     """
     lay = layout(memcg.prog_)
     mech = "deferred_split"
-    if not lay.memcg_deferred_split:
+    if not lay.reparent.memcg_deferred_split:
         return Verdict(mech, NOT_IN_KERNEL, "no per-memcg deferred split queue")
     q = memcg.deferred_split_queue
     ev = {"split_queue_len": q.split_queue_len.value_(),
           "list_empty": _list_empty(q.split_queue)}
-    if not lay.deferred_split_reparent:
+    if not lay.reparent.deferred_split_reparent:
         return Verdict(mech, NOT_IN_KERNEL, "queue not reparented before v6.19 "
                        f"({ev['split_queue_len']} THPs queued on the dead memcg)", ev)
     if ev["list_empty"] and not ev["split_queue_len"]:

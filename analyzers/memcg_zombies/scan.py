@@ -33,8 +33,9 @@ from typing import (Any, Callable, Dict, Iterable, List, NamedTuple, Optional, P
 
 from drgn import FaultError, Program, sizeof
 
+from memcg_zombies.helpers.mm import page_size
 from memcg_zombies.layout import Layout, layout
-from memcg_zombies.state import page_size
+from memcg_zombies.layout.pages import c_descriptor
 
 __all__ = ("PageScan", "MappingCount", "CLASSES", "ENGINES", "scan_pages", "memmap_ranges")
 
@@ -102,24 +103,24 @@ def _sections_with_memmap(prog: Program, max_pfn: int) -> Optional[List[Tuple[in
     # PFN ranges of the sparse sections below max_pfn that have a memmap, from
     # mem_section (one read per root); None when the layout does not say how.
     lay = layout(prog)
-    if lay.mem_section_extreme is None or lay.section_size_bits is None:
+    if lay.memmap.mem_section_extreme is None or lay.memmap.section_size_bits is None:
         return None
-    shift = lay.section_size_bits - (page_size(prog).bit_length() - 1)
+    shift = lay.memmap.section_size_bits - (page_size(prog).bit_length() - 1)
     ms = prog["mem_section"]
     sec_t = prog.type("struct mem_section")
     size, off = sizeof(sec_t), sec_t.member("section_mem_map").offset
-    per_root = page_size(prog) // size if lay.mem_section_extreme else 1
+    per_root = page_size(prog) // size if lay.memmap.mem_section_extreme else 1
     nsec = (max_pfn + (1 << shift) - 1) >> shift
     ranges: List[Tuple[int, int]] = []
     for r in range((nsec + per_root - 1) // per_root):
-        root = ms[r].value_() if lay.mem_section_extreme else ms[r].address_of_().value_()
+        root = ms[r].value_() if lay.memmap.mem_section_extreme else ms[r].address_of_().value_()
         if not root:
             continue
         n = min(per_root, nsec - r * per_root)
         data = prog.read(root, n * size)
         for i in range(n):
             smm = int.from_bytes(data[i * size + off:i * size + off + 8], "little")
-            if not smm & lay.section_has_mem_map:
+            if not smm & lay.memmap.section_has_mem_map:
                 continue
             lo = (r * per_root + i) << shift
             hi = min(lo + (1 << shift), max_pfn)
@@ -148,58 +149,54 @@ def memmap_ranges(prog: Program) -> List[Tuple[int, int]]:
 
 
 class _Decoder:
-    """Per-kernel constants for parsing struct page words, from the Layout."""
+    """Per-kernel constants for parsing struct page words, from the page-scan
+    descriptor (layout.pages, the C engine's struct mz_layout)."""
 
     def __init__(self, lay: Layout) -> None:
-        if lay.vmemmap is None or lay.page_off.get("memcg") is None:
-            raise ValueError("no SPARSEMEM_VMEMMAP memmap or no memcg field in struct page")
-        self.psize = lay.page_size
-        self.words = lay.page_size // 8
-        po = lay.page_off
-        for name in ("flags", "mapping", "memcg", "compound", "page_type", "_refcount"):
-            if po.get(name) is None:
-                raise ValueError(f"struct page has no {name}")
-        self.w_flags = po["flags"] // 8
-        self.w_mapping = po["mapping"] // 8
-        self.w_memcg = po["memcg"] // 8
-        self.w_comp = po["compound"] // 8
+        if lay.no_page_scan is not None:
+            raise ValueError(lay.no_page_scan)
+        p = lay.pages
+        self.psize = p.psize
+        self.words = p.psize // 8
+        self.w_flags = p.off_flags // 8
+        self.w_mapping = p.off_mapping // 8
+        self.w_memcg = p.off_memcg // 8
+        self.w_comp = p.off_comp // 8
         # page_type/_mapcount and _refcount share one little-endian word.
-        assert po["page_type"] // 8 == po["_refcount"] // 8
-        self.w_type = po["page_type"] // 8
-        self.type_shift = (po["page_type"] % 8) * 8
-        self.ref_shift = (po["_refcount"] % 8) * 8
-        pg = lay.PG
-        self.PG_lru = 1 << pg["PG_lru"]
-        self.PG_head = 1 << pg["PG_head"]
-        self.PG_dirty = 1 << pg["PG_dirty"]
-        self.PG_writeback = 1 << pg["PG_writeback"]
-        self.PG_swapbacked = 1 << pg["PG_swapbacked"]
-        self.PG_swapcache = 1 << pg["PG_swapcache"]
-        self.PG_slab = 1 << lay.pg_slab if lay.pg_slab is not None else 0
-        self.flags_mask = (self.PG_lru | self.PG_head | self.PG_dirty | self.PG_writeback
+        self.w_type = p.off_type // 8
+        self.type_shift = p.type_shift
+        self.ref_shift = p.ref_shift
+        self.PG_head = p.PG_head
+        self.PG_dirty = p.PG_dirty
+        self.PG_writeback = p.PG_writeback
+        self.PG_swapbacked = p.PG_swapbacked
+        self.PG_swapcache = p.PG_swapcache
+        self.PG_slab = p.PG_slab
+        # The flag bits classify() reads (a cache key: the fewer, the better).
+        self.flags_mask = (self.PG_head | self.PG_dirty | self.PG_writeback
                            | self.PG_swapbacked | self.PG_swapcache | self.PG_slab)
-        self.top_byte = lay.page_type_encoding == "top_byte"
-        self.types = lay.page_types
+        self.top_byte = p.top_byte
+        self.types = {name: v for name in ("buddy", "slab", "kmemcg")
+                      if (v := p.type_value(name)) is not None}
         # Bits of the type/refcount word that decide a class: the type (top
         # byte, or the PAGE_TYPE_BASE nibble and type bits) and the refcount.
         type_bits = 0xff000000 if self.top_byte else 0xf0000000 | sum(self.types.values())
         self.type_word_mask = (type_bits << self.type_shift) | (0xffffffff << self.ref_shift)
-        self.vector_bit = lay.memcg_data_vector_bit
-        self.kmem_bit = lay.memcg_data_kmem_bit or 0
-        self.data_mask = _U64 ^ lay.memcg_data_mask
-        self.vec_mask = _U64 ^ lay.obj_exts_mask
-        self.info_mask = lay.compound_info_mask
-        self.fake_heads = lay.fake_heads_possible
-        so = lay.slab_off
-        self.w_cache = so["cache"] // 8 if so["cache"] is not None else None
-        self.w_vector = so["vector"] // 8 if so["vector"] is not None else None
-        self.stride_off = so["stride"]
-        self.objects_bits = lay.slab_objects_bits
-        self.ext_size = lay.slabobj_ext_size
-        self.needs_objcg_bit = lay.slab_needs_objcg_bit
-        self.in_object_bit = lay.slab_in_object_bit
-        self.cache_size_off = lay.kmem_cache_size_off
-        self.codetag = lay.obj_ext_codetag
+        self.vector_bit = p.vector_bit
+        self.kmem_bit = p.kmem_bit
+        self.data_mask = p.data_mask
+        self.vec_mask = p.vec_mask
+        self.info_mask = p.info_mask
+        self.fake_heads = p.fake_heads
+        self.w_cache = p.off_cache // 8 if p.off_cache is not None else None
+        self.stride_off = p.stride_off
+        self.objects_bits = (None if p.objects_bit is None or p.objects_width is None
+                             else (p.objects_bit, p.objects_width))
+        self.ext_size = p.ext_size
+        self.needs_objcg_bit = p.needs_objcg_bit
+        self.in_object_bit = p.in_object_bit
+        self.cache_size_off = p.off_cache_size or 0  # set when in_object_bit is
+        self.codetag = p.codetag
 
     def is_type(self, ptype: int, name: str) -> bool:
         value = self.types.get(name)
@@ -250,7 +247,7 @@ class _Scanner:
     def __init__(self, prog: Program, owners: Optional[Set[int]]) -> None:
         self.prog = prog
         self.d = _Decoder(layout(prog))
-        base = layout(prog).vmemmap
+        base = layout(prog).memmap.vmemmap
         assert base is not None  # _Decoder() refuses a Layout without a vmemmap
         self.base = base
         self.owners = owners
@@ -518,7 +515,7 @@ def scan_pages(prog: Program, owners_of_interest: Optional[Iterable[int]] = None
 
 
 # -- The C engine (libhelper/, built by setup.py as memcg_zombies._scan) ------
-# [libhelper hook] It parses from the same _Decoder and returns the same
+# It parses from the same descriptor (layout.pages) and returns the same
 # PageScan fields; tests/test_libhelper.py proves both engines equal on every
 # test-bed vmcore.
 
@@ -607,7 +604,8 @@ def _c_engine() -> Optional[CEngine]:
                vmcore: Optional[str] = None) -> PageScan:
         start = time.monotonic()
         lay = layout(prog)
-        d = _Decoder(lay)
+        if lay.no_page_scan is not None:
+            raise ValueError(lay.no_page_scan)
         reader = reader or C_OPTIONS["reader"]
         vmcore = vmcore or C_OPTIONS["vmcore"]
         if reader != "drgn" and vmcore is None:
@@ -621,7 +619,7 @@ def _c_engine() -> Optional[CEngine]:
             ranges = memmap_ranges(prog)
         elif not isinstance(ranges, (list, tuple, array)):
             ranges = list(ranges)
-        raw = _scan.scan(prog, d, lay.vmemmap, ranges,
+        raw = _scan.scan(prog, c_descriptor(lay.pages), lay.memmap.vmemmap, ranges,
                          None if owners is None else list(owners),
                          threads=nthreads, vmcore=vmcore)
         stats = raw.pop("stats")

@@ -23,6 +23,8 @@ from drgn.helpers.linux.percpu import per_cpu_ptr
 from drgn.helpers.linux.xarray import xa_load
 
 from memcg_zombies.cpus import possible_cpus
+from memcg_zombies.helpers.memcg import atomic_read, memcg_hierarchy, memcg_private_id
+from memcg_zombies.helpers.mm import nodeinfo, page_size
 from memcg_zombies.layout import layout
 from memcg_zombies.percpu_ref import percpu_ref_read
 from memcg_zombies.report import Fault
@@ -33,13 +35,11 @@ __all__ = (
     "MemcgState",
     "memcg_state_info",
     "memcg_refcount",
-    "memcg_private_id",
+    "memcg_id_info",
     "page_counters",
     "memcg_stats",
     "memcg_node_stats",
     "frozen_note",
-    "nodeinfo",
-    "page_size",
 )
 
 T = TypeVar("T")
@@ -138,55 +138,29 @@ def _enum(prog: Program, name: str) -> Optional[int]:
         return None
 
 
-def page_size(prog: Program) -> int:
-    """PAGE_SIZE, from the vmcoreinfo drgn parsed (4096 when unknown)."""
-    try:
-        return prog["PAGE_SIZE"].value_()
-    except (KeyError, ValueError):
-        pass
-    try:
-        return int(prog.constant("PAGE_SIZE"))  # pragma: no cover - older drgn
-    except Exception:
-        return 4096
-
-
-def _counter(value: Object) -> int:
-    # atomic_t / atomic_long_t / refcount_t or a plain integer.
-    while True:
-        try:
-            value = value.counter
-            continue
-        except AttributeError:
-            pass
-        try:
-            value = value.refs
-            continue
-        except AttributeError:
-            return value.value_()
-
-
 def memcg_refcount(memcg: Object):
     """:class:`~memcg_zombies.percpu_ref.PercpuRef` of ``memcg->css.refcnt``, summed exactly."""
     return percpu_ref_read(memcg.css.refcnt)
 
 
-def memcg_private_id(memcg: Object) -> Dict[str, Any]:
+def memcg_id_info(memcg: Object) -> Dict[str, Any]:
     """
-    ``{"id", "ref", "in_table", "table"}`` for ``memcg->id``.
+    ``{"id", "ref", "in_table", "table"}`` for ``memcg->id`` (the private id,
+    :func:`~memcg_zombies.helpers.memcg.memcg_private_id`).
 
     The base ref is dropped at offline (mem_cgroup_id_put in css_offline), and
     the id leaves the table when ref reaches 0, so a dying memcg still in the
     table is held by swap entries (or v1 move-charge).
     """
     lay = layout(memcg.prog_)
-    if lay.memcg_id_type is None:
+    private = memcg_private_id(memcg)
+    if private is None:
         return {"id": None, "ref": None, "in_table": None, "table": None}
-    ident = memcg.id.id.value_()
-    ref = _counter(memcg.id.ref)
+    ident, ref = private
     in_table = None
     table = None
-    if lay.memcg_id_table is not None:
-        table, kind = lay.memcg_id_table
+    if lay.refs.memcg_id_table is not None:
+        table, kind = lay.refs.memcg_id_table
         entry = _id_table_lookup(memcg.prog_, table, kind, ident)
         in_table = entry == memcg.value_()
     return {"id": ident, "ref": ref, "in_table": in_table, "table": table}
@@ -202,8 +176,8 @@ def _id_table_lookup(prog: Program, table: str, kind: str, ident: int) -> int:
     # so no drgn version's idr_base handling matters.
     lay = layout(prog)
     rt = root.idr_rt
-    if lay.idr_rt_xarray:
-        base = root.idr_base.value_() if lay.idr_base else 0
+    if lay.refs.idr_rt_xarray:
+        base = root.idr_base.value_() if lay.refs.idr_base else 0
         return xa_load(rt.address_of_(), ident - base).value_()
     return idr_find(root.address_of_(), ident).value_()
 
@@ -234,27 +208,18 @@ def page_counters(memcg: Object, hierarchy: Optional[str] = None) -> Dict[str, D
     cgroup v1.
     """
     lay = layout(memcg.prog_)
-    names = list(lay.page_counters)
-    if lay.swap_memsw_union and hierarchy in ("cgroup1", "cgroup2"):
+    names = list(lay.state.page_counters)
+    if lay.state.swap_memsw_union and hierarchy in ("cgroup1", "cgroup2"):
         names.remove("memsw" if hierarchy == "cgroup2" else "swap")
     out = {}
     for name in names:
         pc = getattr(memcg, name)
         out[name] = {
-            "usage": _counter(getattr(pc, lay.page_counter_usage)),
+            "usage": atomic_read(getattr(pc, lay.state.page_counter_usage)),
             "watermark": pc.watermark.value_(),
             "failcnt": pc.failcnt.value_(),
         }
     return out
-
-
-def memcg_hierarchy(memcg: Object) -> Optional[str]:
-    """"cgroup2" when the memcg's cgroup is on the default hierarchy, else "cgroup1"."""
-    try:
-        dfl = memcg.prog_["cgrp_dfl_root"].address_of_().value_()
-    except KeyError:
-        return None
-    return "cgroup2" if memcg.css.cgroup.root.value_() == dfl else "cgroup1"
 
 
 # -- memory.stat -------------------------------------------------------------
@@ -263,13 +228,13 @@ def memcg_hierarchy(memcg: Object) -> Optional[str]:
 def _stat_slot(prog: Program, item: int) -> Optional[int]:
     # Where enum item lives in the memcg state arrays (memcg_stats_index()).
     lay = layout(prog)
-    if lay.stats_index is None:
+    if lay.state.stats_index is None:
         return item
     table = prog["mem_cgroup_stats_index"]
     if item >= len(table):
         return None
     v = table[item].value_()
-    if lay.stats_index == "s8_plus1":
+    if lay.state.stats_index == "s8_plus1":
         return v - 1 if v > 0 else None  # v6.10: 0 means "not a memcg stat"
     return None if v == 0xFF else v  # u8: U8_MAX means "not a memcg stat"
 
@@ -290,7 +255,7 @@ def _percpu_delta(percpu: Object, cur: str, prev: Optional[str], slot: int) -> i
 def _memcg_stat(memcg: Object, item: int, slot: int) -> Dict[str, Any]:
     # {"value": exact, "flushed": what memory.stat reads without a flush}
     lay = layout(memcg.prog_)
-    mode = lay.vmstats
+    mode = lay.state.vmstats
     if mode in ("rstat_ptr", "rstat_embedded"):
         # v5.13+: state[] holds flushed hierarchical values, state_pending[]
         # deltas children flushed into this memcg, and each CPU's
@@ -307,12 +272,12 @@ def _memcg_stat(memcg: Object, item: int, slot: int) -> Dict[str, Any]:
         # up to MEMCG_CHARGE_BATCH in vmstats_percpu->stat[] before adding
         # it to this memcg and all its ancestors. memory.stat reads the
         # atomic.
-        flushed = _counter(memcg.vmstats[slot])
+        flushed = atomic_read(memcg.vmstats[slot])
         delta = _percpu_delta(memcg.vmstats_percpu, "stat", None, slot)
         return {"value": flushed + delta, "flushed": flushed}
     if mode == "atomic_stat":
         # v4.16..v5.1: local (not hierarchical) atomic stat[] + batched stat_cpu.
-        flushed = _counter(memcg.stat[slot])
+        flushed = atomic_read(memcg.stat[slot])
         delta = _percpu_delta(memcg.stat_cpu, "count", None, slot)
         return {"value": flushed + delta, "flushed": flushed}
     if mode == "percpu":
@@ -367,24 +332,9 @@ def memcg_stats(memcg: Object, faults: Optional[List[Fault]] = None,
     return out
 
 
-def nodeinfo(memcg: Object) -> List[Object]:
-    """``[(nid, struct mem_cgroup_per_node *)]`` for every allocated node."""
-    prog = memcg.prog_
-    try:
-        nr = prog["nr_node_ids"].value_()
-    except KeyError:
-        nr = 1
-    out = []
-    for nid in range(nr):
-        pn = memcg.nodeinfo[nid].read_()
-        if pn:
-            out.append((nid, pn))
-    return out
-
-
 def _node_stat(memcg: Object, pn: Object, item: int) -> Optional[int]:
     lay = layout(memcg.prog_)
-    mode = lay.lruvec_stats
+    mode = lay.state.lruvec_stats
     if mode in ("ptr", "embedded"):
         # lruvec_stats is indexed like the memcg state arrays (compacted by
         # memcg_stats_index() since v6.10; node items come first there).
@@ -396,7 +346,7 @@ def _node_stat(memcg: Object, pn: Object, item: int) -> Optional[int]:
         return value + _percpu_delta(pn.lruvec_stats_percpu, "state", "state_prev", slot)
     if mode == "atomic":
         # pn->lruvec_stat[] atomic + per-CPU batch in lruvec_stat_cpu->count[].
-        return _counter(pn.lruvec_stat[item]) + _percpu_delta(
+        return atomic_read(pn.lruvec_stat[item]) + _percpu_delta(
             pn.lruvec_stat_cpu, "count", None, item)
     return None
 
@@ -440,17 +390,17 @@ def frozen_note(prog: Program) -> Dict[str, Any]:
     lay = layout(prog)
     frozen: List[str] = []
     live: List[str] = ["MEMCG_SWAP", "MEMCG_SOCK", "swap/memsw page counter"]
-    if lay.objcg is not None:
+    if lay.reparent.objcg is not None:
         frozen += list(_KMEM_ITEMS)
     else:
         live += list(_KMEM_ITEMS)
-    if lay.lru_reparent:
+    if lay.reparent.lru_reparent:
         frozen += list(_LRU_ITEMS)
     else:
         live += list(_LRU_ITEMS)
-    if lay.objcg is None:
+    if lay.reparent.objcg is None:
         memory = "live: every charge is uncharged from this memcg"
-    elif lay.lru_reparent:
+    elif lay.reparent.lru_reparent:
         memory = ("frozen for kmem and LRU folios (7.1+: uncharged from the objcg's "
                   "ancestor); only socket memory and stock still move it")
     else:
@@ -476,7 +426,7 @@ def memcg_state_info(memcg: Object, faults: Optional[List[Fault]] = None,
     if ref is not None:
         st.css_refcnt, st.css_refcnt_dead, st.css_refcnt_mode = ref.count, ref.dead, ref.mode
 
-    ident = _try(faults, f"{where} id", addr, lambda: memcg_private_id(memcg))
+    ident = _try(faults, f"{where} id", addr, lambda: memcg_id_info(memcg))
     if ident is not None:
         st.memcg_id, st.memcg_id_ref = ident["id"], ident["ref"]
         st.in_id_table, st.id_table = ident["in_table"], ident["table"]
@@ -484,7 +434,7 @@ def memcg_state_info(memcg: Object, faults: Optional[List[Fault]] = None,
     hierarchy = _try(faults, f"{where} hierarchy", addr, lambda: memcg_hierarchy(memcg))
     st.counters = _try(faults, f"{where} page counters", addr,
                        lambda: page_counters(memcg, hierarchy)) or {}
-    vmstats = layout(prog).vmstats
+    vmstats = layout(prog).state.vmstats
     st.stats_method = _STATS_METHOD.get(vmstats) if vmstats is not None else None
     st.stats = memcg_stats(memcg, faults)
     if per_node:

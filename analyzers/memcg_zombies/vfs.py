@@ -21,7 +21,7 @@ from typing import List, Optional
 from drgn import FaultError, Object, container_of
 
 from memcg_zombies.layout import layout
-from memcg_zombies.lists import list_entries
+from memcg_zombies.helpers.lists import list_entries
 
 __all__ = ("FileName", "file_name", "dentry_path")
 
@@ -112,7 +112,7 @@ def _first_alias(inode: Object) -> Optional[Object]:
     first = inode.i_dentry.first.read_()
     if not first:
         return None
-    return container_of(first, "struct dentry", layout(inode.prog_).dentry_alias)
+    return container_of(first, "struct dentry", layout(inode.prog_).fs.dentry_alias)
 
 
 def file_name(inode: Object) -> FileName:

@@ -1,7 +1,9 @@
 /* Layout descriptor: everything the scanner needs to know about one kernel.
  *
- * It mirrors analyzers/memcg_zombies/scan.py's _Decoder field for field (the bindings fill
- * it from a _Decoder), so that both engines decide from the same facts.  The
+ * It mirrors analyzers/memcg_zombies/layout/pages.py's PageLayout field for field (the
+ * CPython binding fills it by field name from that dataclass, and
+ * tests/test_layout_pages.py checks every field), so that both engines decide
+ * from the same facts.  The
  * core never guesses a version.  Offsets are byte offsets in struct page
  * (struct slab overlays it); NONE marks a member this kernel lacks.
  */
@@ -22,7 +24,7 @@ struct mz_layout {
 	uint64_t PG_slab;		/* 0 once slab is a page type (v6.10) */
 
 	int top_byte;			/* v6.12+ page-type encoding */
-	/* page-type values as scan.py's Layout.page_types has them (the PGTY_
+	/* page-type values as layout.charge.page_types has them (the PGTY_
 	 * value when top_byte, else the cleared PG_* bit); MZ_NONE = absent */
 	uint32_t type_buddy, type_slab, type_kmemcg;
 

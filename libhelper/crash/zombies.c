@@ -172,7 +172,7 @@ static struct {
 	/* inodes and dentries, for per-file page cache */
 	long as_host, inode_ino, inode_sb, sb_type, fst_name, inode_dentry,
 	     dentry_alias, dentry_parent, dentry_name, qstr_name;
-	/* era facts (layout.py) */
+	/* era facts (analyzers/memcg_zombies/layout/) */
 	int kmem_css_refs_per_page;	/* 1 while kmem pages name a memcg */
 	int lru_css_unit;		/* 0 none (objcg), 1 page, 2 folio */
 	ulong page_size;
@@ -278,7 +278,7 @@ static int init_layout(void)
 		snprintf(K.lay_err, sizeof(K.lay_err), "struct page layout out of bounds");
 		return 0;
 	}
-	/* css refs per charged thing (layout.py): LRU folios hold one css ref
+	/* css refs per charged thing (layout/charge.py): LRU folios hold one css ref
 	 * each v5.9..v7.0 (obj_cgroup exists), one per page before, none once
 	 * folios name an objcg (v7.1); kmem pages one per page until they
 	 * name an objcg (v5.14, obj_cgroup_uncharge_pages). */

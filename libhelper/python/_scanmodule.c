@@ -1,8 +1,8 @@
 /* memcg_zombies._scan: the C page-scan engine for analyzers/memcg_zombies/scan.py.
  *
- *   scan(prog, decoder, base, ranges, owners, threads=1, vmcore=None) -> dict
+ *   scan(prog, layout, base, ranges, owners, threads=1, vmcore=None) -> dict
  *
- * 'decoder' is a scan.py _Decoder (the layout facts both engines share);
+ * 'layout' is layout.pages.c_descriptor() (struct mz_layout by field name);
  * 'owners' a set of owners of interest or None (all).  With 'vmcore' (a
  * kdump-compressed or ELF file), 'threads' independent libkdumpfile readers
  * scan in parallel without the GIL; without it, reads go through
@@ -11,6 +11,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -73,135 +74,109 @@ static const char *drgn_errmsg(void *arg)
 	return ((struct drgn_reader *)arg)->err;
 }
 
-/* -- layout from a _Decoder --------------------------------------------- */
+/* -- layout from the descriptor -------------------------------------------
+ *
+ * The descriptor is layout.pages.c_descriptor(): a dict with exactly the
+ * fields of struct mz_layout, by name (MZ_NONE for an absent member).  The
+ * table below lists every field once; a missing or extra key is an error, so
+ * the two languages cannot drift apart silently.
+ */
 
-static int attr_u64(PyObject *o, const char *name, uint64_t *v, int *none)
+#define FIELD(f) { #f, offsetof(struct mz_layout, f), sizeof(((struct mz_layout *)0)->f) }
+
+static const struct { const char *name; size_t off, size; } layout_fields[] = {
+	FIELD(psize), FIELD(off_flags), FIELD(off_mapping), FIELD(off_memcg),
+	FIELD(off_comp), FIELD(off_type), FIELD(type_shift), FIELD(ref_shift),
+	FIELD(PG_head), FIELD(PG_dirty), FIELD(PG_writeback), FIELD(PG_swapbacked),
+	FIELD(PG_swapcache), FIELD(PG_slab), FIELD(top_byte), FIELD(type_buddy),
+	FIELD(type_slab), FIELD(type_kmemcg), FIELD(vector_bit), FIELD(kmem_bit),
+	FIELD(data_mask), FIELD(vec_mask), FIELD(info_mask), FIELD(fake_heads),
+	FIELD(off_cache), FIELD(stride_off), FIELD(objects_bit), FIELD(objects_width),
+	FIELD(ext_size), FIELD(needs_objcg_bit), FIELD(in_object_bit),
+	FIELD(off_cache_size), FIELD(codetag),
+};
+#define NR_LAYOUT_FIELDS (sizeof(layout_fields) / sizeof(layout_fields[0]))
+
+static int layout_from(PyObject *desc, struct mz_layout *l)
 {
-	PyObject *a = PyObject_GetAttrString(o, name);
+	size_t i;
 
-	if (!a)
+	if (!PyDict_Check(desc)) {
+		PyErr_SetString(PyExc_TypeError, "layout descriptor is not a dict");
 		return -1;
-	if (none)
-		*none = a == Py_None;
-	if (a == Py_None) {
-		Py_DECREF(a);
-		if (!none) {
-			PyErr_Format(PyExc_ValueError, "decoder.%s is None", name);
+	}
+	if ((size_t)PyDict_Size(desc) != NR_LAYOUT_FIELDS) {
+		PyErr_Format(PyExc_ValueError, "layout descriptor has %zd fields, struct mz_layout %zu",
+			     PyDict_Size(desc), NR_LAYOUT_FIELDS);
+		return -1;
+	}
+	mz_layout_init(l);
+	for (i = 0; i < NR_LAYOUT_FIELDS; i++) {
+		PyObject *v = PyDict_GetItemString(desc, layout_fields[i].name);
+		char *dst = (char *)l + layout_fields[i].off;
+		uint64_t u;
+
+		if (!v) {
+			PyErr_Format(PyExc_KeyError, "layout descriptor has no %s",
+				     layout_fields[i].name);
 			return -1;
 		}
-		return 0;
-	}
-	*v = PyLong_AsUnsignedLongLongMask(a);
-	Py_DECREF(a);
-	return PyErr_Occurred() ? -1 : 0;
-}
-
-#define U64(name, dst) do {					\
-		uint64_t _v = 0;					\
-		if (attr_u64(dec, name, &_v, NULL))			\
-			return -1;					\
-		(dst) = _v;						\
-	} while (0)
-#define OPT(name, dst, scale) do {				\
-		uint64_t _v = 0;					\
-		int _n;							\
-		if (attr_u64(dec, name, &_v, &_n))			\
-			return -1;					\
-		(dst) = _n ? MZ_NONE : (uint32_t)(_v * (scale));	\
-	} while (0)
-
-static int type_value(PyObject *types, const char *name, uint32_t *dst)
-{
-	PyObject *v = PyDict_GetItemString(types, name);
-
-	*dst = MZ_NONE;
-	if (v) {
-		*dst = (uint32_t)PyLong_AsUnsignedLongMask(v);
+		u = PyLong_AsUnsignedLongLongMask(v);
 		if (PyErr_Occurred())
 			return -1;
-	}
-	return 0;
-}
+		if (layout_fields[i].size == sizeof(uint64_t)) {
+			memcpy(dst, &u, sizeof(u));
+		} else if (layout_fields[i].size == sizeof(uint32_t)) {
+			uint32_t w = (uint32_t)u;
 
-static int layout_from(PyObject *dec, struct mz_layout *l)
-{
-	PyObject *types, *ob;
-	uint64_t w;
-
-	mz_layout_init(l);
-	U64("psize", l->psize);
-	U64("w_flags", w); l->off_flags = w * 8;
-	U64("w_mapping", w); l->off_mapping = w * 8;
-	U64("w_memcg", w); l->off_memcg = w * 8;
-	U64("w_comp", w); l->off_comp = w * 8;
-	U64("w_type", w); l->off_type = w * 8;
-	U64("type_shift", l->type_shift);
-	U64("ref_shift", l->ref_shift);
-	U64("PG_head", l->PG_head);
-	U64("PG_dirty", l->PG_dirty);
-	U64("PG_writeback", l->PG_writeback);
-	U64("PG_swapbacked", l->PG_swapbacked);
-	U64("PG_swapcache", l->PG_swapcache);
-	U64("PG_slab", l->PG_slab);
-	U64("top_byte", w); l->top_byte = !!w;
-	U64("vector_bit", l->vector_bit);
-	{
-		uint64_t v = 0; int n;
-
-		if (attr_u64(dec, "kmem_bit", &v, &n))
-			return -1;
-		l->kmem_bit = n ? 0 : v;
-	}
-	U64("data_mask", l->data_mask);
-	U64("vec_mask", l->vec_mask);
-	{
-		uint64_t v = 0; int n;
-
-		if (attr_u64(dec, "info_mask", &v, &n))
-			return -1;
-		l->info_mask = !n && v;
-		if (attr_u64(dec, "fake_heads", &v, &n))
-			return -1;
-		l->fake_heads = !n && v;
-	}
-	OPT("w_cache", l->off_cache, 8);
-	OPT("stride_off", l->stride_off, 1);
-	U64("ext_size", l->ext_size);
-	OPT("needs_objcg_bit", l->needs_objcg_bit, 1);
-	OPT("in_object_bit", l->in_object_bit, 1);
-	OPT("cache_size_off", l->off_cache_size, 1);
-	U64("codetag", l->codetag);
-	ob = PyObject_GetAttrString(dec, "objects_bits");
-	if (!ob)
-		return -1;
-	if (ob != Py_None) {
-		unsigned long long bit, width;
-
-		if (!PyArg_ParseTuple(ob, "KK", &bit, &width)) {
-			Py_DECREF(ob);
+			memcpy(dst, &w, sizeof(w));
+		} else {
+			PyErr_Format(PyExc_SystemError, "struct mz_layout.%s: unexpected size",
+				     layout_fields[i].name);
 			return -1;
 		}
-		l->objects_bit = (uint32_t)bit;
-		l->objects_width = (uint32_t)width;
 	}
-	Py_DECREF(ob);
-	types = PyObject_GetAttrString(dec, "types");
-	if (!types)
-		return -1;
-	if (!PyDict_Check(types) || type_value(types, "buddy", &l->type_buddy) ||
-	    type_value(types, "slab", &l->type_slab) ||
-	    type_value(types, "kmemcg", &l->type_kmemcg)) {
-		if (!PyErr_Occurred())
-			PyErr_SetString(PyExc_TypeError, "decoder.types is not a dict");
-		Py_DECREF(types);
-		return -1;
-	}
-	Py_DECREF(types);
 	if (mz_layout_check(l)) {
 		PyErr_SetString(PyExc_ValueError, "struct page layout out of bounds");
 		return -1;
 	}
 	return 0;
+}
+
+/* layout(descriptor) -> dict: struct mz_layout as filled, every field. */
+static PyObject *layout_py(PyObject *self, PyObject *desc)
+{
+	struct mz_layout l;
+	PyObject *d;
+	size_t i;
+	(void)self;
+
+	if (layout_from(desc, &l))
+		return NULL;
+	d = PyDict_New();
+	if (!d)
+		return NULL;
+	for (i = 0; i < NR_LAYOUT_FIELDS; i++) {
+		const char *src = (const char *)&l + layout_fields[i].off;
+		uint64_t u = 0;
+		uint32_t w;
+		PyObject *v;
+
+		if (layout_fields[i].size == sizeof(uint64_t)) {
+			memcpy(&u, src, sizeof(u));
+		} else {
+			memcpy(&w, src, sizeof(w));
+			u = w;
+		}
+		v = PyLong_FromUnsignedLongLong(u);
+		if (!v || PyDict_SetItemString(d, layout_fields[i].name, v)) {
+			Py_XDECREF(v);
+			Py_DECREF(d);
+			return NULL;
+		}
+		Py_DECREF(v);
+	}
+	return d;
 }
 
 /* -- results as Python ---------------------------------------------------- */
@@ -521,7 +496,7 @@ static int u64_list(PyObject *it, uint64_t **out, size_t *n)
 
 static PyObject *scan(PyObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "prog", "decoder", "base", "ranges", "owners",
+	static char *kwlist[] = { "prog", "layout", "base", "ranges", "owners",
 				  "threads", "vmcore", NULL };
 	PyObject *prog, *dec, *rlist, *owners, *names, *ret = NULL;
 	unsigned long long base;
@@ -662,7 +637,9 @@ static PyObject *close_readers(PyObject *self, PyObject *unused)
 
 static PyMethodDef methods[] = {
 	{ "scan", (PyCFunction)(void (*)(void))scan, METH_VARARGS | METH_KEYWORDS,
-	  "scan(prog, decoder, base, ranges, owners, threads=1, vmcore=None) -> dict" },
+	  "scan(prog, layout, base, ranges, owners, threads=1, vmcore=None) -> dict" },
+	{ "layout", layout_py, METH_O,
+	  "layout(descriptor) -> dict: struct mz_layout as the scan gets it" },
 	{ "close_readers", close_readers, METH_NOARGS,
 	  "close_readers(): close the libkdumpfile readers kept open for the next scan" },
 	{ "kdump_read", kdump_read_py, METH_VARARGS,

@@ -122,18 +122,18 @@ def child(rec, fmt, what):
     ranges = scan.memmap_ranges(prog)
     npages = sum(h - l for l, h in ranges)
     lay = scan.layout(prog)
-    out = {"npages": npages, "nranges": len(ranges), "psize": lay.page_size}
+    out = {"npages": npages, "nranges": len(ranges), "psize": lay.memmap.page_struct_size}
 
     if what == "naive":
         from drgn import Object
 
         page_t = prog.type("struct page *")
-        memcg = lay.page_memcg
+        memcg = lay.charge.page_memcg
         n = 0
         t = time.monotonic()
         for lo, hi in ranges:
             for pfn in range(lo, min(hi, lo + NAIVE_PAGES - n)):
-                p = Object(prog, page_t, value=lay.vmemmap + pfn * lay.page_size)
+                p = Object(prog, page_t, value=lay.memmap.vmemmap + pfn * lay.memmap.page_struct_size)
                 try:
                     getattr(p, memcg).value_()
                     p.flags.value_()
@@ -144,13 +144,13 @@ def child(rec, fmt, what):
                 break
         out.update(seconds=time.monotonic() - t, units=n)
     elif what == "raw":
-        per = scan.CHUNK_BYTES // lay.page_size
+        per = scan.CHUNK_BYTES // lay.memmap.page_struct_size
         t = time.monotonic()
         for lo, hi in ranges:
             for pfn in range(lo, hi, per):
                 try:
-                    prog.read(lay.vmemmap + pfn * lay.page_size,
-                              (min(hi, pfn + per) - pfn) * lay.page_size)
+                    prog.read(lay.memmap.vmemmap + pfn * lay.memmap.page_struct_size,
+                              (min(hi, pfn + per) - pfn) * lay.memmap.page_struct_size)
                 except drgn.FaultError:
                     pass
         out.update(seconds=time.monotonic() - t, units=npages)
@@ -171,7 +171,7 @@ def child(rec, fmt, what):
         # The C engine's slab walk over exactly these slabs: ranges of one
         # struct page each (its struct page, then its vector), with each
         # reader and thread count.
-        pfns = [(a - lay.vmemmap) // lay.page_size for a, _ in slabs]
+        pfns = [(a - lay.memmap.vmemmap) // lay.memmap.page_struct_size for a, _ in slabs]
         ranges = scan.packed_ranges((p, p + 1) for p in pfns)
         walks, same = {}, True
         for reader, threads in SLAB_VARIANTS(os.cpu_count() or 1):

@@ -39,7 +39,7 @@ class Pin:
     #: Memory this pin keeps allocated, in bytes (0 if it holds none itself).
     bytes: int = 0
     #: css references this pin accounts for on this kernel (see the era rules in
-    #: layout.py); 0 for pins that hold only an objcg or a memcg id.
+    #: layout/charge.py); 0 for pins that hold only an objcg or a memcg id.
     css_refs: int = 0
     #: JSON-able extras: inode, filesystem, dirty/writeback pages, addresses...
     detail: Dict[str, Any] = field(default_factory=dict)

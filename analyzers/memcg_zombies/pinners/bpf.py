@@ -33,7 +33,7 @@ def bpf_map_memcgs(ctx: Context) -> Iterator[Tuple[Object, int, str]]:
     """``(struct bpf_map *, memcg address, "memcg" or "objcg")`` for each map
     charged to a memcg (an objcg map to its objcg's current memcg)."""
     prog = ctx.prog
-    owner = ctx.layout.bpf_map_owner
+    owner = ctx.layout.refs.bpf_map_owner
     try:
         idr = prog["map_idr"]
     except KeyError:

@@ -7,7 +7,7 @@ for all allocations") every accounted root cache got one child copy per memcg
 (docs/kernel-eras.md section 3), named ``"%s(%llu:%s)"`` after the root cache, the
 memcg's css ``serial_nr`` and its cgroup name, with ``memcg_params.memcg``
 naming the memcg it charges. One pin per child cache; what it holds depends
-on the era (:attr:`Layout.kmem_cache_css_refs`):
+on the era (``layout.charge.kmem_cache_css_refs``):
 
 - era A (up to v5.2, ``memcg_params`` without ``refcnt``): the cache holds
   no css ref; its slab pages do, one each, through ``page->mem_cgroup``
@@ -22,7 +22,8 @@ on the era (:attr:`Layout.kmem_cache_css_refs`):
   ``detail["pins"] = False`` and no css ref.
 
 Caches are found from ``slab_root_caches`` and each root's
-``memcg_params.children`` (v4.14+, believed; checked 4.19, 5.3, 5.4) or, on
+``memcg_params.children`` (v4.11, 510ded33e075 "slab: implement slab_root_caches
+list"; checked 4.19, 5.3, 5.4) or, on
 older kernels (4.9: ``is_root_cache``), from ``slab_caches``. Without
 ``memcg_params`` (v5.9+, or !CONFIG_MEMCG_KMEM) this visitor yields nothing.
 """
@@ -32,7 +33,8 @@ from typing import Dict, Iterator, Optional, Set, Tuple
 
 from drgn import FaultError, Object
 
-from memcg_zombies.lists import list_entries
+from memcg_zombies.helpers import mm
+from memcg_zombies.helpers.lists import MAX_LIST, list_entries
 from memcg_zombies.percpu_ref import percpu_ref_read
 from memcg_zombies.pinners import Context, Pin, pinner
 
@@ -40,7 +42,6 @@ __all__ = ("per_memcg_caches", "cache_serial")
 
 #: Bound on list steps per walk (there are a few hundred root caches, and one
 #: child per root cache and memcg).
-_MAX_LIST = 1 << 20
 #: Bound on a root cache's memcg_caches array (memcg_nr_cache_ids).
 _MAX_IDS = 1 << 16
 
@@ -55,7 +56,7 @@ def cache_serial(name: bytes) -> Optional[int]:
 
 def _list(ctx: Context, head: Object, type_name: str, member: str,
           where: str) -> Iterator[Object]:
-    return list_entries(head, type_name, member, where, _MAX_LIST, ctx.faults)
+    return list_entries(head, type_name, member, where, MAX_LIST, ctx.faults)
 
 
 def per_memcg_caches(ctx: Context) -> Iterator[Tuple[Object, Optional[Object]]]:
@@ -64,8 +65,8 @@ def per_memcg_caches(ctx: Context) -> Iterator[Tuple[Object, Optional[Object]]]:
     prog = ctx.prog
     lay = ctx.layout
     seen: Set[int] = set()
-    if lay.memcg_params_children:
-        # v4.14+ (believed; 4.19, 5.3, 5.4 checked): root caches on
+    if lay.reparent.memcg_params_children:
+        # v4.11+ (510ded33e075; 4.19, 5.3, 5.4 checked): root caches on
         # slab_root_caches through memcg_params.__root_caches_node, their
         # children on memcg_params.children through children_node.
         try:
@@ -96,7 +97,7 @@ def per_memcg_caches(ctx: Context) -> Iterator[Tuple[Object, Optional[Object]]]:
     for s in _list(ctx, caches, "struct kmem_cache", "list", "slab_caches"):
         try:
             p = s.memcg_params
-            if lay.memcg_params_is_root_cache:
+            if lay.reparent.memcg_params_is_root_cache:
                 if p.is_root_cache.value_():
                     continue
             elif not p.root_cache.value_():
@@ -138,14 +139,11 @@ def _root_array(ctx: Context, root: Optional[Object], cache: Dict[int, Optional[
 @pinner("kmem_caches")
 def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
     lay = ctx.layout
-    if not lay.memcg_params or not ctx.zombies:
+    if not lay.reparent.memcg_params or not ctx.zombies:
         return  # v5.9+ (10befea91b61) or !CONFIG_MEMCG_KMEM: no per-memcg caches
-    refs = lay.kmem_cache_css_refs or 0
-    has_refcnt = lay.kmem_cache_css_refs == 1  # memcg_params.refcnt, v5.3+
-    try:
-        page_size = ctx.prog["PAGE_SIZE"].value_()
-    except KeyError:
-        page_size = 4096
+    refs = lay.charge.kmem_cache_css_refs or 0
+    has_refcnt = lay.charge.kmem_cache_css_refs == 1  # memcg_params.refcnt, v5.3+
+    page_size = mm.page_size(ctx.prog)
     serials: Dict[int, int] = {}
     for addr, memcg in ctx.zombies.items():
         try:

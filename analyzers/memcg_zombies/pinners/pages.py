@@ -21,7 +21,8 @@ from typing import Dict, Iterator, Optional, Tuple
 
 from drgn import FaultError, Object, container_of
 
-from memcg_zombies.lists import list_nodes
+from memcg_zombies.helpers import mm
+from memcg_zombies.helpers.lists import list_nodes
 from memcg_zombies.pinners import Context, Pin, pinner
 from memcg_zombies import scan as scan_mod
 from memcg_zombies.scan import PageScan, scan_pages
@@ -67,12 +68,12 @@ def _compute_objcg_owners(ctx: Context) -> Dict[int, Tuple[int, int]]:
     lay = ctx.layout
     # memcg->objcg (v5.9, bf4f059954dc), memcg->orig_objcg (v6.8,
     # 675d6c9b59e3), both per node in mem_cgroup_per_node since v7.1
-    # (Layout.objcg, .orig_objcg, .objcg_list).
-    held = ["objcg"] + (["orig_objcg"] if lay.orig_objcg else [])
-    fields = held if lay.objcg == "memcg" else []
-    node_fields = held if lay.objcg == "per_node" else []
-    has_list = lay.objcg_list == "memcg"
-    node_list = lay.objcg_list == "per_node"
+    # (layout.reparent.objcg, .orig_objcg, .objcg_list).
+    held = ["objcg"] + (["orig_objcg"] if lay.reparent.orig_objcg else [])
+    fields = held if lay.reparent.objcg == "memcg" else []
+    node_fields = held if lay.reparent.objcg == "per_node" else []
+    has_list = lay.reparent.objcg_list == "memcg"
+    node_list = lay.reparent.objcg_list == "per_node"
     if not (fields or node_fields):
         return found  # before v5.9: no objcgs
     try:
@@ -91,7 +92,7 @@ def _compute_objcg_owners(ctx: Context) -> Dict[int, Tuple[int, int]]:
                     found[objcg] = (_read_objcg_memcg(prog, objcg), addr)
             # Offlining splices a memcg's objcg_list into its parent's and
             # (v5.15+) leaves the head stale, so only online lists are walked.
-            if memcg.css.flags.value_() & ctx.layout.CSS_ONLINE:
+            if memcg.css.flags.value_() & ctx.layout.cgroup.CSS_ONLINE:
                 if has_list:
                     _objcg_list(ctx, memcg.objcg_list, addr, found, where)
                 for pn in nodes if node_list else ():
@@ -187,8 +188,8 @@ def _css_refs(ctx: Context, cls: str, via: str, pages: int, folios: int) -> int:
     if via != "memcg":
         return 0  # an objcg reference, not a css one
     if cls == "kmem":
-        return pages * lay.kmem_css_refs_per_page
-    unit = lay.lru_css_ref_unit
+        return pages * lay.charge.kmem_css_refs_per_page
+    unit = lay.charge.lru_css_ref_unit
     return folios if unit == "folio" else pages if unit == "page" else 0
 
 
@@ -233,16 +234,16 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
     scan = page_scan(ctx)
     if scan is None:
         return
-    page_size = ctx.prog["PAGE_SIZE"].value_()
+    page_size = mm.page_size(ctx.prog)
     for (owner, cls), pages in sorted(scan.by_owner.items()):
-        if owner and cls == "slab" and ctx.layout.slab_page_names_memcg:
+        if owner and cls == "slab" and ctx.layout.charge.slab_page_names_memcg:
             # Up to v5.2 a slab page of a per-memcg cache names the memcg in
-            # page->mem_cgroup and holds one css ref (layout.py); from v5.3
+            # page->mem_cgroup and holds one css ref (layout/charge.py); from v5.3
             # it names none and its cache holds the ref (kmem_caches.py).
             if owner in ctx.zombies:
                 folios = scan.folios_by_owner.get((owner, cls), 0)
                 yield owner, Pin("slab", "slab pages of per-memcg kmem caches", pages, "pages",
-                                 pages * page_size, pages * ctx.layout.slab_css_refs_per_page,
+                                 pages * page_size, pages * ctx.layout.charge.slab_css_refs_per_page,
                                  {"charged_via": "memcg", "memcg": hex(owner), "folios": folios})
             continue
         if not owner or cls not in _KIND:

@@ -49,7 +49,7 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
         zombie, pins, _ = who
         counts[(zombie, pins, cache)] += n
         objcgs[(zombie, pins, cache)].add(objcg)
-    refs = ctx.layout.slab_css_refs_per_object or 0
+    refs = ctx.layout.charge.slab_css_refs_per_object or 0
     owners = objcg_owners(ctx)
     for (zombie, pins, cache), n in sorted(counts.items(), key=lambda kv: -kv[1]):
         name, size = _cache_info(ctx, cache)

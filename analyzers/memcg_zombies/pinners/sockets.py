@@ -32,7 +32,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 from drgn import FaultError, Object, offsetof
 from drgn.helpers.linux.net import for_each_net
 
-from memcg_zombies.lists import list_entries
+from memcg_zombies.helpers.lists import list_entries
 from memcg_zombies.pinners import Context, Pin, pinner
 
 __all__ = ("tcp_sockets", "task_sockets", "sock_memcg")
@@ -132,9 +132,9 @@ def _hashed_socks(ctx: Context, hi: Object) -> Iterator[Object]:
     lbucket = prog.type("struct inet_listen_hashbucket")
     # Both bucket kinds start their chain with one pointer, as hlist_head
     # (.first) or hlist_nulls_head (.first); TCP links sk_nulls_node (same
-    # offset as sk_node). Layout.tcp_listen_head: "head" before v5.4.
-    head_off = offsetof(lbucket, ctx.layout.tcp_listen_head)
-    if ctx.layout.tcp_listening_hash:
+    # offset as sk_node). layout.net.tcp_listen_head: "head" before v5.5.
+    head_off = offsetof(lbucket, ctx.layout.net.tcp_listen_head)
+    if ctx.layout.net.tcp_listening_hash:
         listening = hi.listening_hash
         tables.append(("listening_hash", listening.address_of_().value_(), len(listening),
                        lbucket.size, head_off))
@@ -309,7 +309,7 @@ def _pin(sk: Object, what: str, state: Optional[str], held: List[Holder]) -> Pin
 
 @pinner("sockets")
 def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
-    if not ctx.layout.has_sk_memcg or not ctx.zombies:
+    if not ctx.layout.net.has_sk_memcg or not ctx.zombies:
         return  # !CONFIG_MEMCG: sockets hold no memcg
     held = task_sockets(ctx)
     hashed: Set[int] = set()

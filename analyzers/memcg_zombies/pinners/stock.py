@@ -10,7 +10,7 @@ css_offline drains every CPU's stock (drain_all_stock, since about v5.4),
 but a CPU can charge the memcg again before the offline completes, and
 drain_all_stock skips CPUs whose stock is being used.
 
-Layouts (:attr:`Layout.memcg_stock`):
+Layouts (``layout.refs.memcg_stock``):
 
 - "single": ``cached``/``nr_pages`` and ``cached_objcg``/``nr_bytes``;
 - "task_irq" (v5.14-v5.19): ``task_obj``/``irq_obj`` struct obj_stock, each
@@ -27,20 +27,14 @@ from drgn import FaultError, Object
 from drgn.helpers.linux.percpu import per_cpu
 
 from memcg_zombies.cpus import possible_cpus
+from memcg_zombies.helpers.mm import page_size
 from memcg_zombies.pinners import Context, Pin, pinner
 
 __all__ = ("stock_entries",)
 
 
-def _page_size(prog) -> int:
-    try:
-        return prog["PAGE_SIZE"].value_()
-    except KeyError:
-        return 4096
-
-
 def _memcgs(stock: Object, layout: Optional[str]) -> Iterator[Tuple[int, int]]:
-    # (memcg address, pre-charged pages); layout: Layout.memcg_stock
+    # (memcg address, pre-charged pages); layout: layout.refs.memcg_stock
     if layout == "array":
         for memcg, pages in zip(stock.cached, stock.nr_pages):
             yield memcg.value_(), pages.value_()
@@ -61,7 +55,7 @@ def _objcgs(prog, stock: Object, cpu: int, layout: Optional[str],
     elif layout == "task_irq":
         for part in (stock.task_obj, stock.irq_obj):
             yield part.cached_objcg.read_(), part.nr_bytes.value_()
-    elif cached_objcg:  # v5.9+ (Layout.memcg_stock_cached_objcg)
+    elif cached_objcg:  # v5.9+ (layout.refs.memcg_stock_cached_objcg)
         yield stock.cached_objcg.read_(), stock.nr_bytes.value_()
 
 
@@ -69,18 +63,18 @@ def stock_entries(ctx: Context) -> Iterator[Tuple[int, int, str, int]]:
     """``(memcg address, cpu, "memcg" or "objcg", pre-charged bytes)`` for
     every per-CPU stock slot naming a memcg (an objcg by its current memcg)."""
     prog = ctx.prog
-    layout = ctx.layout.memcg_stock
+    layout = ctx.layout.refs.memcg_stock
     try:
         var = prog["memcg_stock"]
     except KeyError:
         return
-    psize = _page_size(prog)
+    psize = page_size(prog)
     for cpu in possible_cpus(prog):
         try:
             stock = per_cpu(var, cpu)
             slots = [(m, "memcg", pages * psize) for m, pages in _memcgs(stock, layout) if m]
             for objcg, nbytes in _objcgs(prog, stock, cpu, layout,
-                                         ctx.layout.memcg_stock_cached_objcg):
+                                         ctx.layout.refs.memcg_stock_cached_objcg):
                 if objcg:
                     slots.append((objcg.memcg.value_(), "objcg", nbytes))
         except FaultError as e:
@@ -92,7 +86,7 @@ def stock_entries(ctx: Context) -> Iterator[Tuple[int, int, str, int]]:
 
 @pinner("stock")
 def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
-    if ctx.layout.memcg_stock is None or not ctx.zombies:
+    if ctx.layout.refs.memcg_stock is None or not ctx.zombies:
         return  # !CONFIG_MEMCG
     found: Dict[int, List[Tuple[int, str, int]]] = {}
     for memcg, cpu, kind, nbytes in stock_entries(ctx):

@@ -9,7 +9,7 @@ reference ("Memcg ID pins CSS" in mm/memcontrol.c), so swap keeps a zombie
 alive without any RAM page being charged to it. Swap-in or swapoff frees
 the entries.
 
-Where the per-slot ids live (:attr:`Layout.swap_cgroup`):
+Where the per-slot ids live (``layout.refs.swap_cgroup``):
 
 - "pages" (up to about v6.13): ``swap_cgroup_ctrl[type].map`` is an array
   of ``length`` pages, each ``PAGE_SIZE / 2`` u16 ids;
@@ -32,33 +32,15 @@ from typing import Dict, Iterator, Optional, Tuple
 from drgn import FaultError, Object, offsetof
 from drgn.helpers.linux.mm import page_to_virt
 
-from memcg_zombies.layout import layout
+from memcg_zombies.helpers.memcg import memcg_private_id
+from memcg_zombies.helpers.mm import page_size
 from memcg_zombies.pinners import Context, Pin, pinner
 
-__all__ = ("memcg_private_id", "swap_id_counts")
+__all__ = ("swap_id_counts",)
 
 #: Bound on slots examined per swap device: MAX_SWAP slots are < 2**32
 #: (swp_entry_t offset); no real device gets near.
 _MAX_SLOTS = 1 << 32
-
-
-def memcg_private_id(memcg: Object) -> Tuple[int, int]:
-    """``(memcg->id.id, memcg->id.ref)``; ref is an atomic_t before v5.3 and a
-    refcount_t after."""
-    ident = memcg.id
-    ref = ident.ref
-    if layout(memcg.prog_).memcg_id_ref == "refcount_t":
-        count = ref.refs.counter.value_()
-    else:
-        count = ref.counter.value_()
-    return ident.id.value_(), count
-
-
-def _page_size(prog) -> int:
-    try:
-        return prog["PAGE_SIZE"].value_()
-    except KeyError:
-        return 4096
 
 
 def _pointer_size(prog) -> int:
@@ -120,7 +102,7 @@ def _count_pages(ctx: Context, t: int, si: Object) -> Counter:
     base = ctrl.map.value_()
     if not base:
         return counts
-    psize = _page_size(prog)
+    psize = page_size(prog)
     psz = _pointer_size(prog)
     npages = min(npages, _MAX_SLOTS // (psize // 2))
     raw = _read(ctx, f"swap_cgroup_ctrl[{t}].map", base, psz * npages)
@@ -193,7 +175,7 @@ _COUNTERS = {"pages": _count_pages, "flat": _count_flat, "cluster": _count_clust
 
 def swap_id_counts(ctx: Context) -> Dict[int, Dict[str, int]]:
     """Swap entries per memcg private id: ``{id: {device: entries}}``."""
-    mode = ctx.layout.swap_cgroup
+    mode = ctx.layout.refs.swap_cgroup
     count = _COUNTERS.get(mode) if mode is not None else None
     result: Dict[int, Dict[str, int]] = {}
     if count is None:
@@ -215,15 +197,18 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
     ids: Dict[int, Tuple[int, int]] = {}
     for addr, memcg in ctx.zombies.items():
         try:
-            ids[addr] = memcg_private_id(memcg)
+            private = memcg_private_id(memcg)
         except FaultError as e:
             ctx.fault(f"memcg {addr:#x} id", e, addr)
+            continue
+        if private is not None:  # None before v4.8: no private id, no swap records of it
+            ids[addr] = private
     # A dying memcg without id refs has given its id back (it may even be
     # reused): nothing on swap can be its.
     if not any(ref > 0 for _, ref in ids.values()):
         return
     counts = swap_id_counts(ctx)
-    psize = _page_size(ctx.prog)
+    psize = page_size(ctx.prog)
     for addr, (ident, ref) in ids.items():
         if ref <= 0:
             continue

@@ -25,13 +25,10 @@ from typing import Dict, Iterator, List, Set, Tuple
 
 from drgn import FaultError, Object
 
-from memcg_zombies.lists import list_entries, list_nodes
+from memcg_zombies.helpers.lists import MAX_LIST, list_entries, list_nodes
 from memcg_zombies.pinners import Context, Pin, pinner
 
 __all__ = ("bounded_list", "cgwbs")
-
-#: Nodes per list before a walk is cut (and a fault recorded).
-MAX_LIST = 1 << 20
 
 # enum wb_state in include/linux/backing-dev-defs.h (bit numbers).
 _WB_STATES = ("WB_registered", "WB_writeback_running", "WB_has_dirty_io", "WB_start_all")
@@ -39,7 +36,7 @@ _WB_STATES = ("WB_registered", "WB_writeback_running", "WB_has_dirty_io", "WB_st
 
 def bounded_list(ctx: Context, where: str, head: Object,
                  bound: int = MAX_LIST) -> Iterator[int]:
-    """Node addresses of the ``struct list_head`` ``head``; see lists.list_nodes."""
+    """Node addresses of the ``struct list_head`` ``head``; see helpers.lists.list_nodes."""
     return list_nodes(head, where, bound, ctx.faults)
 
 
@@ -62,7 +59,7 @@ def cgwbs(ctx: Context) -> Tuple[Dict[int, Object], Set[int]]:
             where = f"bdi {bdi.value_():#x} wb_list"
             for wb in _entries(ctx, where, bdi.wb_list, "struct bdi_writeback", "bdi_node"):
                 found[wb.value_()] = wb
-    if ctx.layout.has_offline_cgwbs:
+    if ctx.layout.fs.has_offline_cgwbs:
         for wb in _entries(ctx, "offline_cgwbs", prog["offline_cgwbs"],
                            "struct bdi_writeback", "offline_node"):
             found[wb.value_()] = wb
@@ -70,15 +67,16 @@ def cgwbs(ctx: Context) -> Tuple[Dict[int, Object], Set[int]]:
     return found, offline
 
 
-def _bdi_name(bdi: Object) -> str:
-    # bdi->dev_name (v5.x+; char[64]), else the device's name.
-    try:
-        return bdi.dev_name.string_().decode(errors="replace")
-    except (AttributeError, FaultError):
-        pass
+def _bdi_name(ctx: Context, bdi: Object) -> str:
+    # bdi->dev_name (layout.fs.bdi_dev_name), else the device's name.
+    if ctx.layout.fs.bdi_dev_name:
+        try:
+            return bdi.dev_name.string_().decode(errors="replace")
+        except FaultError:
+            pass
     try:
         return bdi.dev.kobj.name.string_().decode(errors="replace")
-    except (AttributeError, FaultError):
+    except FaultError:
         return f"bdi {bdi.value_():#x}"
 
 
@@ -88,7 +86,7 @@ def _state_names(state: int) -> List[str]:
 
 def _inode_counts(ctx: Context, wb: Object) -> Dict[str, int]:
     counts = {}
-    for name in ctx.layout.wb_inode_lists:  # b_attached: v5.14+
+    for name in ctx.layout.fs.wb_inode_lists:  # b_attached: v5.14+
         head = getattr(wb, name)
         counts[name] = sum(1 for _ in bounded_list(ctx, f"wb {wb.value_():#x} {name}", head))
     return counts
@@ -96,7 +94,7 @@ def _inode_counts(ctx: Context, wb: Object) -> Dict[str, int]:
 
 @pinner("writeback")
 def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
-    if not ctx.layout.has_cgwb or not ctx.zombies:
+    if not ctx.layout.fs.has_cgwb or not ctx.zombies:
         return  # !CONFIG_CGROUP_WRITEBACK
     css_to_memcg = {m.css.address_of_().value_(): a for a, m in ctx.zombies.items()}
     found, offline = cgwbs(ctx)
@@ -105,14 +103,14 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
             memcg = css_to_memcg.get(wb.memcg_css.value_())
             if memcg is None:
                 continue
-            name = _bdi_name(wb.bdi)
+            name = _bdi_name(ctx, wb.bdi)
             state = wb.state.value_()
         except FaultError as e:
             ctx.fault(f"bdi_writeback {addr:#x}", e, addr)
             continue
         inodes = _inode_counts(ctx, wb)
         detail = {"wb": hex(addr), "bdi": name, "state": _state_names(state),
-                  "on_offline_cgwbs": addr in offline if ctx.layout.has_offline_cgwbs
+                  "on_offline_cgwbs": addr in offline if ctx.layout.fs.has_offline_cgwbs
                   else None, "inodes": inodes}
         try:
             detail["blkcg_css"] = hex(wb.blkcg_css.value_())

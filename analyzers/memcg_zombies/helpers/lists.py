@@ -13,7 +13,11 @@ from drgn import FaultError, Object, TypeKind, container_of
 
 from memcg_zombies.report import Fault
 
-__all__ = ("list_nodes", "list_entries")
+__all__ = ("MAX_LIST", "list_nodes", "list_entries")
+
+#: Nodes per list before a walk is cut (and a fault recorded), unless a caller
+#: knows a tighter bound.
+MAX_LIST = 1 << 20
 
 
 def list_nodes(head: Object, where: str, bound: int,
