@@ -7,8 +7,8 @@ Modules:
   groups: pages, refs, state, reparent, ...)
 - :mod:`memcg_zombies.cpus`: the possible CPUs, read once per program
 - :mod:`memcg_zombies.helpers`: PAGE_SIZE and nodeinfo (``mm``), private id and
-  hierarchy (``memcg``), bounded, cycle-checked list walks (``lists``)
-- :mod:`memcg_zombies.vfs`: files named from the root mount namespace
+  hierarchy (``memcg``), bounded, cycle-checked list walks (``lists``), files named
+  from the root mount namespace (``vfs``)
 - :mod:`memcg_zombies.percpu_ref`: reading ``struct percpu_ref`` exactly
 - :mod:`memcg_zombies.report`: the report model (no drgn)
 - :mod:`memcg_zombies.cgroups`: walking memcgs, their state and path

@@ -26,7 +26,7 @@ from memcg_zombies.helpers.lists import list_nodes
 from memcg_zombies.pinners import Context, Pin, pinner
 from memcg_zombies import scan as scan_mod
 from memcg_zombies.scan import PageScan, scan_pages
-from memcg_zombies.vfs import file_name
+from memcg_zombies.helpers.vfs import file_name
 
 __all__ = ("page_scan", "objcg_owners", "owner_of", "inode_path")
 
