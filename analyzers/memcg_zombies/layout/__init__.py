@@ -12,7 +12,8 @@ css flags, percpu_ref), :mod:`.memmap` (where struct pages are),
 :mod:`.charge` (what charged memory names, css refs per thing), :mod:`.pages`
 (the page scan's descriptor, the C core's ``struct mz_layout``), :mod:`.refs`
 (private ids, swap records, stock, BPF), :mod:`.state` (counters and stats),
-:mod:`.reparent` (reparenting mechanisms), :mod:`.net` and :mod:`.fs`.
+:mod:`.reparent` (reparenting mechanisms), :mod:`.net`, :mod:`.fs` and :mod:`.rmap`
+(anonymous pages to processes).
 
 Use :func:`layout` to get the (cached) :class:`Layout` of a program.
 """
@@ -31,6 +32,7 @@ from memcg_zombies.layout.pages import PageLayout, page_layout
 from memcg_zombies.layout.probe import has_member, static_key_count
 from memcg_zombies.layout.refs import RefsLayout, refs_layout
 from memcg_zombies.layout.reparent import ReparentLayout, reparent_layout
+from memcg_zombies.layout.rmap import RmapLayout, rmap_layout
 from memcg_zombies.layout.state import StateLayout, state_layout
 
 __all__ = ("Layout", "layout", "has_member", "per_program")
@@ -55,6 +57,7 @@ class Layout:
     reparent: ReparentLayout
     net: NetLayout
     fs: FsLayout
+    rmap: RmapLayout
     #: per_program()'s values: runtime facts read once, kept with the Layout.
     memo: Dict[object, object] = field(default_factory=dict, repr=False, compare=False)
 
@@ -161,7 +164,7 @@ def _learn(prog: Program) -> Layout:
     return Layout(prog=prog, cgroup=cgroup_layout(prog), memmap=memmap, charge=charge,
                   pages=pages, no_page_scan=why, refs=refs_layout(prog),
                   state=state_layout(prog), reparent=reparent_layout(prog),
-                  net=net_layout(prog), fs=fs_layout(prog))
+                  net=net_layout(prog), fs=fs_layout(prog), rmap=rmap_layout(prog))
 
 
 _cache: Dict[int, Layout] = {}
