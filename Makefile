@@ -64,10 +64,13 @@ demo: venv .stamp-deps
 	$(VENV)/bin/memcg-zombies -c $$VMCORE -s $$VMLINUX
 
 # All tests, under both drgn generations; missing vmcores are built first (with
-# CI=true: every series' newest ABI, every case built anew).
+# CI=true: every series' newest ABI, every case built anew). The crash sessions of
+# test_crash.py (5-30 s each, two crashes) do not depend on the drgn under test: they
+# run in the first half only.
 test: venv vmcores libhelper ctest lint
 	$(VENV_PY) -m pytest $(PYTEST_ARGS) tests
-	PYTHONPATH=$(SYS_PATH) $(SYS_PY) -m pytest $(PYTEST_ARGS) -p no:cacheprovider tests
+	PYTHONPATH=$(SYS_PATH) $(SYS_PY) -m pytest $(PYTEST_ARGS) -p no:cacheprovider \
+		--ignore=tests/test_crash.py tests
 
 # The fast lane for people changing code: everything that needs no test bed (unit and
 # synthetic-era tests, Check tests plain and sanitized, the schema, lint), both drgn
