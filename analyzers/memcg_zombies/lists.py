@@ -13,7 +13,11 @@ from drgn import FaultError, Object, TypeKind, container_of
 
 from memcg_zombies.report import Fault
 
-__all__ = ("list_nodes", "list_entries")
+__all__ = ("MAX_NODES", "list_nodes", "list_entries")
+
+#: Nodes per list before a walk is cut (and a fault recorded): far more than any
+#: list of a healthy kernel holds, and a bound on a cycle that misses the head.
+MAX_NODES = 1 << 20
 
 
 def list_nodes(head: Object, where: str, bound: int,

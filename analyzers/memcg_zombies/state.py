@@ -17,12 +17,14 @@ Everything is a plain dict or dataclass; what cannot be read is None and a
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Dict, List, Optional, TypeVar
 
-from drgn import FaultError, Object, Program
+from drgn import Object, Program
 from drgn.helpers.linux.idr import idr_find
 from drgn.helpers.linux.percpu import per_cpu_ptr
 from drgn.helpers.linux.xarray import xa_load
 
 from memcg_zombies.cpus import possible_cpus
+from memcg_zombies.faults import guarded
+from memcg_zombies.helpers.mm import nodeinfo, page_size
 from memcg_zombies.layout import layout
 from memcg_zombies.percpu_ref import percpu_ref_read
 from memcg_zombies.report import Fault
@@ -38,8 +40,6 @@ __all__ = (
     "memcg_stats",
     "memcg_node_stats",
     "frozen_note",
-    "nodeinfo",
-    "page_size",
 )
 
 T = TypeVar("T")
@@ -124,11 +124,8 @@ class MemcgState:
 
 def _try(faults: List[Fault], where: str, address: Optional[int],
          fn: Callable[[], T]) -> Optional[T]:
-    try:
-        return fn()
-    except (FaultError, ValueError, LookupError, AttributeError) as e:
-        faults.append(Fault(where, f"{type(e).__name__}: {e}", address))
-        return None
+    # The one guard (faults.py); state's faults name the error's type.
+    return guarded(faults, where, fn, None, address, typed=True)
 
 
 def _enum(prog: Program, name: str) -> Optional[int]:
@@ -136,18 +133,6 @@ def _enum(prog: Program, name: str) -> Optional[int]:
         return prog[name].value_()
     except (KeyError, ValueError):
         return None
-
-
-def page_size(prog: Program) -> int:
-    """PAGE_SIZE, from the vmcoreinfo drgn parsed (4096 when unknown)."""
-    try:
-        return prog["PAGE_SIZE"].value_()
-    except (KeyError, ValueError):
-        pass
-    try:
-        return int(prog.constant("PAGE_SIZE"))  # pragma: no cover - older drgn
-    except Exception:
-        return 4096
 
 
 def _counter(value: Object) -> int:
@@ -364,21 +349,6 @@ def memcg_stats(memcg: Object, faults: Optional[List[Fault]] = None,
         scale = 1 if unit == "bytes" else psize
         got.update(unit=unit, bytes=None if got["value"] is None else got["value"] * scale)
         out[name] = got
-    return out
-
-
-def nodeinfo(memcg: Object) -> List[Object]:
-    """``[(nid, struct mem_cgroup_per_node *)]`` for every allocated node."""
-    prog = memcg.prog_
-    try:
-        nr = prog["nr_node_ids"].value_()
-    except KeyError:
-        nr = 1
-    out = []
-    for nid in range(nr):
-        pn = memcg.nodeinfo[nid].read_()
-        if pn:
-            out.append((nid, pn))
     return out
 
 

@@ -1,13 +1,13 @@
-/* memcg_zombies._scan: the C page-scan engine for analyzers/memcg_zombies/scan.py.
+/* memcg_zombies._scan: the C page-scan engine for analyzers/memcg_zombies/scan/.
  *
  *   scan(prog, decoder, base, ranges, owners, threads=1, vmcore=None) -> dict
  *
- * 'decoder' is a scan.py _Decoder (the layout facts both engines share);
+ * 'decoder' is a scan/decoder.py Decoder (the layout facts both engines share);
  * 'owners' a set of owners of interest or None (all).  With 'vmcore' (a
  * kdump-compressed or ELF file), 'threads' independent libkdumpfile readers
  * scan in parallel without the GIL; without it, reads go through
  * prog.read() in 1 MiB chunks on the calling thread.  The dict holds
- * exactly the fields of scan.py's PageScan, plus "stats".
+ * exactly the fields of scan/model.py PageScan, plus "stats" (its reader_stats).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -73,7 +73,7 @@ static const char *drgn_errmsg(void *arg)
 	return ((struct drgn_reader *)arg)->err;
 }
 
-/* -- layout from a _Decoder --------------------------------------------- */
+/* -- layout from a Decoder ---------------------------------------------- */
 
 static int attr_u64(PyObject *o, const char *name, uint64_t *v, int *none)
 {
@@ -290,7 +290,7 @@ static PyObject *result_dict(struct mz_result *r, PyObject *names, double open_s
 		PyObject *t = NULL;
 
 		if (f->kind == MZ_FAULT_MEMMAP) {
-			/* scan.py keeps the whole message and merges adjacent
+			/* python_engine.py keeps the whole message and merges adjacent
 			 * failures with the same message (drgn's name the
 			 * address, so in practice it merges none). */
 			Py_ssize_t n = PyList_GET_SIZE(errs);
@@ -320,7 +320,7 @@ static PyObject *result_dict(struct mz_result *r, PyObject *names, double open_s
 			continue;
 		}
 		if (f->kind == MZ_FAULT_HEAD) {
-			/* scan.py caches heads: one fault per unreadable head. */
+			/* python_engine.py caches heads: one fault per unreadable head. */
 			PyObject *a = PyLong_FromUnsignedLongLong(f->addr);
 			int seen = a ? PySet_Contains(heads, a) : -1;
 

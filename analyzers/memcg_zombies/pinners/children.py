@@ -14,8 +14,8 @@ from typing import Iterator, Tuple
 from drgn import FaultError, Object, container_of
 
 from memcg_zombies.cgroups import css_state, memcg_path
+from memcg_zombies.lists import MAX_NODES, list_nodes
 from memcg_zombies.pinners import Context, Pin, pinner
-from memcg_zombies.pinners.writeback import bounded_list
 
 __all__ = ("child_css",)
 
@@ -24,7 +24,7 @@ def child_css(ctx: Context, memcg: Object) -> Iterator[Object]:
     """The ``struct cgroup_subsys_state *`` on ``memcg->css.children``."""
     prog = ctx.prog
     where = f"children of memcg {memcg.value_():#x}"
-    for pos in bounded_list(ctx, where, memcg.css.children):
+    for pos in list_nodes(memcg.css.children, where, MAX_NODES, ctx.faults):
         yield container_of(Object(prog, "struct list_head *", pos),
                            "struct cgroup_subsys_state", "sibling")
 

@@ -32,15 +32,12 @@ from typing import Dict, Iterator, Optional, Set, Tuple
 
 from drgn import FaultError, Object
 
-from memcg_zombies.lists import list_entries
+from memcg_zombies.lists import MAX_NODES, list_entries
 from memcg_zombies.percpu_ref import percpu_ref_read
 from memcg_zombies.pinners import Context, Pin, pinner
 
 __all__ = ("per_memcg_caches", "cache_serial")
 
-#: Bound on list steps per walk (there are a few hundred root caches, and one
-#: child per root cache and memcg).
-_MAX_LIST = 1 << 20
 #: Bound on a root cache's memcg_caches array (memcg_nr_cache_ids).
 _MAX_IDS = 1 << 16
 
@@ -55,7 +52,7 @@ def cache_serial(name: bytes) -> Optional[int]:
 
 def _list(ctx: Context, head: Object, type_name: str, member: str,
           where: str) -> Iterator[Object]:
-    return list_entries(head, type_name, member, where, _MAX_LIST, ctx.faults)
+    return list_entries(head, type_name, member, where, MAX_NODES, ctx.faults)
 
 
 def per_memcg_caches(ctx: Context) -> Iterator[Tuple[Object, Optional[Object]]]:

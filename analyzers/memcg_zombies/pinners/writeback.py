@@ -25,27 +25,24 @@ from typing import Dict, Iterator, List, Set, Tuple
 
 from drgn import FaultError, Object
 
-from memcg_zombies.lists import list_entries, list_nodes
+from memcg_zombies.lists import MAX_NODES, list_entries, list_nodes
 from memcg_zombies.pinners import Context, Pin, pinner
 
-__all__ = ("bounded_list", "cgwbs")
-
-#: Nodes per list before a walk is cut (and a fault recorded).
-MAX_LIST = 1 << 20
+__all__ = ("cgwbs",)
 
 # enum wb_state in include/linux/backing-dev-defs.h (bit numbers).
 _WB_STATES = ("WB_registered", "WB_writeback_running", "WB_has_dirty_io", "WB_start_all")
 
 
-def bounded_list(ctx: Context, where: str, head: Object,
-                 bound: int = MAX_LIST) -> Iterator[int]:
+def _nodes(ctx: Context, where: str, head: Object,
+                 bound: int = MAX_NODES) -> Iterator[int]:
     """Node addresses of the ``struct list_head`` ``head``; see lists.list_nodes."""
     return list_nodes(head, where, bound, ctx.faults)
 
 
 def _entries(ctx: Context, where: str, head: Object, type_: str,
              member: str) -> Iterator[Object]:
-    return list_entries(head, type_, member, where, MAX_LIST, ctx.faults)
+    return list_entries(head, type_, member, where, MAX_NODES, ctx.faults)
 
 
 def cgwbs(ctx: Context) -> Tuple[Dict[int, Object], Set[int]]:
@@ -90,7 +87,7 @@ def _inode_counts(ctx: Context, wb: Object) -> Dict[str, int]:
     counts = {}
     for name in ctx.layout.wb_inode_lists:  # b_attached: v5.14+
         head = getattr(wb, name)
-        counts[name] = sum(1 for _ in bounded_list(ctx, f"wb {wb.value_():#x} {name}", head))
+        counts[name] = sum(1 for _ in _nodes(ctx, f"wb {wb.value_():#x} {name}", head))
     return counts
 
 
