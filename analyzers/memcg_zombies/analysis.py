@@ -17,7 +17,7 @@ not know it may ask :func:`memcg_zombies.vmcore.open_vmcore_file`)::
 """
 
 import os
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional, TypeVar
 
 import drgn
 from drgn import Object, Program
@@ -38,8 +38,10 @@ from memcg_zombies.vmcore import core_truncation, truncated_text
 
 __all__ = ("analyze", "NoMatch", "source_for")
 
+T = TypeVar("T")
 
-def _step(faults: List[Fault], where: str, fn, default):
+
+def _step(faults: List[Fault], where: str, fn: Callable[[], T], default: T) -> T:
     # One part of a zombie's report: any failure, a bug included, becomes a fault
     # and the report goes on (faults.py).
     return guarded(faults, where, fn, default, typed=True, catch=STEP_ERRORS)
@@ -91,7 +93,7 @@ def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = Tru
             faults, f"{where}: reparenting",
             lambda: [v.to_dict() for v in memcg_reparenting(memcg, faults, cache=walked)], [])
         z.state = _step(faults, f"{where}: counters",
-                           lambda: memcg_state_info(memcg, faults, per_node=False).to_dict(), {})
+                        lambda: memcg_state_info(memcg, faults, per_node=False).to_dict(), {})
         z.cost = _step(faults, f"{where}: cost", lambda: memcg_cost(memcg, faults), {})
         report.zombies.append(z)
 

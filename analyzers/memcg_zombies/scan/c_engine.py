@@ -49,11 +49,11 @@ def scan_c(prog: Program, owners: Optional[Set[int]], ranges: Optional[Ranges],
     _scan = extension()
     if _scan is None:
         raise ValueError("the C page-scan engine is not built")
+    if options.reader == "kdump" and options.vmcore is None:
+        raise ValueError("the kdump reader needs ScanOptions(vmcore=...)")
     start = time.monotonic()
     lay = layout(prog)
     d = Decoder(lay)
-    if options.reader == "kdump" and options.vmcore is None:
-        raise ValueError("the kdump reader needs ScanOptions(vmcore=...)")
     vmcore = None if options.reader == "drgn" else options.vmcore
     nthreads = options.threads or usable_cpus()
     if ranges is None:
