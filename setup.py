@@ -4,7 +4,7 @@ import os
 
 from setuptools import Extension, setup
 
-# memcg_zombies._scan (libhelper/), used by scan.py when it is importable. It needs
+# memcg_zombies._scan (libhelper/), used by scan/c_engine.py when it is importable. It needs
 # libkdumpfile-dev; without it the install goes on with the pure-Python engine only,
 # unless MZ_REQUIRE_C=1 (as `make libhelper` sets) makes a failed build an error.
 _SCAN_EXT = Extension(

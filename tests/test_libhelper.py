@@ -1,4 +1,4 @@
-"""The C page-scan engine (libhelper/, memcg_zombies._scan) against scan.py's
+"""The C page-scan engine (libhelper/, memcg_zombies._scan) against scan/'s
 Python engine on every test-bed vmcore: identical PageScan results, through
 drgn's reader and through the parallel libkdumpfile reader."""
 
@@ -9,9 +9,10 @@ import pytest
 
 drgn = pytest.importorskip("drgn")
 from memcg_zombies import scan  # noqa: E402
+from memcg_zombies.layout import layout  # noqa: E402
 from tests.bench.bench import _slab_list  # noqa: E402  (the slabs a walk is given)
 
-pytestmark = pytest.mark.skipif("c" not in scan.ENGINES,
+pytestmark = pytest.mark.skipif("c" not in scan.engines(),
                                 reason="memcg_zombies._scan not built (setup.py build_ext)")
 
 _PROGS = {}
@@ -44,6 +45,10 @@ def _drgn_sound(test):
     return run
 
 
+def _run(prog, engine, ranges=None, owners=None, **options):
+    return scan.scan_pages(prog, owners, scan.ScanOptions(engine=engine, **options), ranges)
+
+
 def _prog(case, fmt):
     key = (case["key"], fmt)
     if key not in _PROGS:
@@ -51,7 +56,7 @@ def _prog(case, fmt):
         prog.set_core_dump(case["vmcores"][fmt])
         prog.load_debug_info([case["vmlinux"]])
         _PROGS.clear()  # one vmcore open at a time
-        _PROGS[key] = (prog, scan.scan_pages(prog, None, engine="python"))
+        _PROGS[key] = (prog, _run(prog, "python"))
     prog, py = _PROGS[key]
     if _poisoned(py):
         pytest.skip(POISONED)
@@ -61,7 +66,7 @@ def _prog(case, fmt):
 def _diff(a, b, loose_messages=False):
     out = []
     for f in dataclasses.fields(a):
-        if f.name in ("seconds", "engine", "reader", "threads"):
+        if f.name in ("seconds", "engine", "reader", "threads", "reader_stats"):
             continue  # how the scan ran, not what it found
         x, y = getattr(a, f.name), getattr(b, f.name)
         if loose_messages and f.name == "faults":
@@ -78,7 +83,7 @@ def _diff(a, b, loose_messages=False):
 def test_c_equals_python_drgn_reader(dump):
     case, fmt = dump
     prog, py = _prog(case, fmt)
-    c = scan.ENGINES["c"](prog, None, reader="drgn")
+    c = _run(prog, "c", reader="drgn")
     if _poisoned(c):
         pytest.skip(POISONED)
     assert py.pages_scanned > 0
@@ -90,7 +95,7 @@ def test_c_equals_python_kdump_reader(dump):
     case, fmt = dump
     prog, py = _prog(case, fmt)
     for threads in (1, 2):
-        c = scan.ENGINES["c"](prog, None, reader="kdump", vmcore=case["vmcores"][fmt],
+        c = _run(prog, "c", reader="kdump", vmcore=case["vmcores"][fmt],
                               threads=threads)
         assert not _diff(py, c, loose_messages=True), f"{threads} threads"
 
@@ -101,8 +106,8 @@ def test_c_owners_of_interest(dump):
     case, fmt = dump
     prog, py = _prog(case, fmt)
     owners = sorted({o for o, _ in py.by_owner if o})[:5]
-    a = scan.scan_pages(prog, owners, engine="python")
-    b = scan.scan_pages(prog, owners, engine="c")
+    a = _run(prog, "python", owners=owners)
+    b = _run(prog, "c", owners=owners)
     if _poisoned(a):
         pytest.skip(POISONED)
     assert not _diff(a, b, loose_messages=True)
@@ -118,14 +123,14 @@ def test_c_equals_python_unreadable_memmap(dump):
     prog, _ = _prog(case, fmt)
     end = prog["max_pfn"].value_()
     ranges = [(end - 64, end + 8192)]
-    py = scan.ENGINES["python"](prog, None, ranges)
+    py = _run(prog, "python", ranges)
     assert py.read_errors
-    via_drgn = scan.ENGINES["c"](prog, None, ranges, reader="drgn")
+    via_drgn = _run(prog, "c", ranges, reader="drgn")
     if _poisoned(py, via_drgn):
         pytest.skip(POISONED)
     assert not _diff(py, via_drgn)
     for threads in (1, 2):
-        c = scan.ENGINES["c"](prog, None, ranges, reader="kdump",
+        c = _run(prog, "c", ranges, reader="kdump",
                               vmcore=case["vmcores"][fmt], threads=threads)
         assert not _diff(py, c, loose_messages=True), f"{threads} threads"
 
@@ -137,8 +142,8 @@ def test_c_slab_walk(dump):
     # every reader (ELF: in place in the file's mapping).
     case, fmt = dump
     prog, full = _prog(case, fmt)
-    lay = scan.layout(prog)
-    pfns = [(a - lay.memmap.vmemmap) // lay.memmap.page_struct_size for a, _ in _slab_list(prog, scan)[0]]
+    lay = layout(prog)
+    pfns = [(a - lay.memmap.vmemmap) // lay.memmap.page_struct_size for a, _ in _slab_list(prog)[0]]
     if not pfns:
         pytest.skip("no slab with an object vector")
     tuples = [(p, p + 1) for p in pfns]
@@ -151,7 +156,7 @@ def test_c_slab_walk(dump):
         faults = [(w, "" if loose else m, a) for w, m, a in s.faults]
         return s.slab_objects, s.slabs_with_vector, faults
 
-    py = scan.ENGINES["python"](prog, None, packed)
+    py = _run(prog, "python", packed)
     # Debian's libkdumpfile 0.5.1, under drgn 0.0.22, fails to inflate
     # present pages of a -d 31 dump once its context has failed on many
     # excluded ones ("Decompresion failed: error -2"): then drgn's reads
@@ -160,11 +165,11 @@ def test_c_slab_walk(dump):
     drgn_sound = not any("Decompres" in str(f) for f in py.faults + py.read_errors)
     if drgn_sound:
         assert got(py) == want
-        assert not _diff(py, scan.ENGINES["python"](prog, None, tuples))
-        assert not _diff(py, scan.ENGINES["c"](prog, None, tuples, reader="drgn"))
+        assert not _diff(py, _run(prog, "python", tuples))
+        assert not _diff(py, _run(prog, "c", tuples, reader="drgn"))
     loose = (want[0], want[1], [(w, "", a) for w, _, a in want[2]])
     for threads in (1, 2):
-        c = scan.ENGINES["c"](prog, None, packed, reader="kdump",
+        c = _run(prog, "c", packed, reader="kdump",
                               vmcore=case["vmcores"][fmt], threads=threads)
         assert got(c, loose=True) == loose, f"{threads} threads"
 
@@ -185,7 +190,7 @@ def test_kept_readers_follow_the_file(dump, tmp_path):
     shutil.copyfile(case["vmcores"][fmt], copy)
     def c_scan():
         try:
-            return scan.ENGINES["c"](prog, None, reader="kdump", vmcore=str(copy), threads=2)
+            return _run(prog, "c", reader="kdump", vmcore=str(copy), threads=2)
         except OSError as e:  # libkdumpfile may not open it at all
             return str(e)
 

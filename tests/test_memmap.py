@@ -5,6 +5,7 @@ import pytest
 
 drgn = pytest.importorskip("drgn")
 from memcg_zombies import scan  # noqa: E402
+from memcg_zombies.layout import layout  # noqa: E402
 from memcg_zombies.cli import open_program  # noqa: E402
 
 
@@ -20,7 +21,7 @@ def _merged(ranges):
 
 def test_memmap_ranges(case):
     prog = open_program(case["vmcores"]["kdump"], case["vmlinux"])
-    lay = scan.layout(prog)
+    lay = layout(prog)
     ranges = scan.memmap_ranges(prog)
     max_pfn = prog["max_pfn"].value_()
     assert ranges and all(lo < hi <= max_pfn for lo, hi in ranges)

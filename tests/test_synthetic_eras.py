@@ -16,6 +16,7 @@ import pytest
 drgn = pytest.importorskip("drgn")
 
 from memcg_zombies import scan as scan_mod  # noqa: E402
+from memcg_zombies.scan import ScanOptions  # noqa: E402
 from memcg_zombies.analysis import analyze  # noqa: E402
 from memcg_zombies.layout import layout  # noqa: E402
 from memcg_zombies.render import render_json, render_text  # noqa: E402
@@ -32,7 +33,7 @@ from tests.synthetic.kernels import (  # noqa: E402
 )
 
 KILLED = PERCPU_REF_ATOMIC | PERCPU_REF_DEAD
-SCANNERS = ["python"] + (["c"] if "c" in scan_mod.ENGINES else [])
+SCANNERS = ["python"] + (["c"] if "c" in scan_mod.engines() else [])
 
 
 def _zombie(report, path):
@@ -101,7 +102,7 @@ def test_synthetic_4_19_page_mem_cgroup_and_caches(scanner):
     assert lay.charge.kmem_cache_css_refs == 0 and lay.reparent.memcg_params
     assert lay.reparent.objcg is None and lay.state.vmstats == "atomic_stat"
 
-    report = analyze(k.prog, scanner=scanner)
+    report = analyze(k.prog, scan=ScanOptions(engine=scanner))
     _no_faults(report)
     assert report.kernel.release == "4.19.0-synthetic"
     assert report.kernel.hierarchy == "cgroup2"
@@ -200,7 +201,7 @@ def test_synthetic_5_4_reparented_kmem_caches(scanner):
     assert lay.charge.slab_css_refs_per_page == 0 and lay.charge.kmem_cache_css_refs == 1
     assert lay.refs.memcg_id_ref == "refcount_t" and lay.state.vmstats == "atomic"
 
-    report = analyze(k.prog, scanner=scanner)
+    report = analyze(k.prog, scan=ScanOptions(engine=scanner))
     _no_faults(report)
     assert [(m.path, m.state) for m in report.memcgs] == [
         ("/", "online"), ("/parent", "online"), ("/parent/other", "online"),
@@ -286,7 +287,7 @@ def test_synthetic_4_9_counters_id_and_pages(scanner):
     assert lay.charge.page_type_encoding == "mapcount" and lay.pages.off_type == 24 and lay.pages.type_shift == 0
     assert lay.charge.slab_page_names_memcg and lay.charge.kmem_cache_css_refs == 0
 
-    report = analyze(k.prog, scanner=scanner)
+    report = analyze(k.prog, scan=ScanOptions(engine=scanner))
     _no_faults(report)
     z = _zombie(report, "/b")
     assert z.entry.state == "dying" and z.entry.cgroup_id == 103
@@ -326,17 +327,18 @@ def test_synthetic_json_valid():
     schema.pop("$id", None)
     for build in (era_4_9, era_a_4_19, era_b_5_4):
         k, _ = build()
-        jsonschema.validate(json.loads(render_json(analyze(k.prog, scanner="python"))), schema)
+        report = analyze(k.prog, scan=ScanOptions(engine="python"))
+        jsonschema.validate(json.loads(render_json(report)), schema)
 
 
 def test_synthetic_scan_engines_agree():
     """Synthetic eras: the C page-scan engine, when built, counts what Python does."""
-    if "c" not in scan_mod.ENGINES:
+    if "c" not in scan_mod.engines():
         pytest.skip("C engine not built")
     for build in (era_4_9, era_a_4_19, era_b_5_4):
         k, a = build()
         owners = {a["zombie"] if "zombie" in a else a["job"]}
-        py = scan_mod.scan_pages(k.prog, owners, engine="python")
-        c = scan_mod.scan_pages(k.prog, owners, engine="c")
+        py = scan_mod.scan_pages(k.prog, owners, ScanOptions(engine="python"))
+        c = scan_mod.scan_pages(k.prog, owners, ScanOptions(engine="c"))
         assert py.by_owner == c.by_owner and py.folios_by_owner == c.folios_by_owner
         assert py.by_mapping == c.by_mapping

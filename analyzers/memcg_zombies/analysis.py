@@ -8,6 +8,12 @@ From a drgn session::
     >>> report = analyze(prog)
     >>> for z in report.zombies[:5]:
     ...     print(z.entry.path, z.verdict)
+
+How the memmap is scanned is an explicit :class:`~memcg_zombies.scan.ScanOptions`
+(the C engine's libkdumpfile readers need the vmcore's path; a session that does
+not know it may ask :func:`memcg_zombies.vmcore.open_vmcore_file`)::
+
+    >>> report = analyze(prog, scan=ScanOptions(vmcore=open_vmcore_file(), threads=4))
 """
 
 import os
@@ -19,35 +25,36 @@ from drgn import Object, Program
 from memcg_zombies import __version__
 from memcg_zombies.cgroups import memcg_report
 from memcg_zombies.cost import memcg_cost
+from memcg_zombies.faults import STEP_ERRORS, guarded
 from memcg_zombies.groups import group_rows, older_than, patterns
 from memcg_zombies.pinners import Context, Pin, collect
 from memcg_zombies.pins import explain, held_by, held_bytes, holding_kinds, sort_pins, verdict
 from memcg_zombies.reparent import memcg_reparenting
 from memcg_zombies.report import Fault, Report, Source, Zombie
+from memcg_zombies.scan import ScanOptions
 from memcg_zombies.selection import NoMatch, select
 from memcg_zombies.state import memcg_state_info
+from memcg_zombies.vmcore import core_truncation, truncated_text
 
-__all__ = ("analyze", "NoMatch")
+__all__ = ("analyze", "NoMatch", "source_for")
 
 T = TypeVar("T")
 
 
-def _guarded(faults: List[Fault], where: str, fn: Callable[[], T], default: T) -> T:
-    """Run one analysis step; a failure becomes a fault, the report goes on."""
-    try:
-        return fn()
-    except Exception as e:  # every step is optional to the rest of the report
-        faults.append(Fault(where, f"{type(e).__name__}: {e}"))
-        return default
+def _step(faults: List[Fault], where: str, fn: Callable[[], T], default: T) -> T:
+    # One part of a zombie's report: any failure, a bug included, becomes a fault
+    # and the report goes on (faults.py).
+    return guarded(faults, where, fn, default, typed=True, catch=STEP_ERRORS)
 
 
 def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = True,
-            scanner: Optional[str] = None, source: Optional[Source] = None,
+            scan: ScanOptions = ScanOptions(), source: Optional[Source] = None,
             group_depth: Optional[int] = None) -> Report:
     """
     Build the report. ``cgroups`` restricts the zombies explained (selectors, see
     :mod:`memcg_zombies.selection`; one that selects no dying memcg raises NoMatch);
-    ``pins=False`` only lists memcgs; ``scanner`` forces a page-scan engine;
+    ``pins=False`` only lists memcgs; ``scan`` says how to scan the memmap;
+    ``source`` names the files read (a truncated vmcore becomes the first fault);
     ``group_depth`` cuts the groups' patterns after that many names.
     """
     report = memcg_report(prog)
@@ -55,20 +62,24 @@ def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = Tru
     report.source.drgn_version = getattr(drgn, "__version__", None)
     report.source.tool_version = __version__
     faults = report.faults
+    trunc = core_truncation(report.source.vmcore) if report.source.vmcore else None
+    if trunc:
+        faults.insert(0, Fault("vmcore", f"{truncated_text(trunc)}: memory beyond the end "
+                                         "of the file cannot be read"))
     dying = select(report.memcgs, cgroups)  # NoMatch before any expensive work
     if not pins:
+        report.summary.faults = len(faults)
         return report
 
     memcg_type = prog.type("struct mem_cgroup *")
     memcgs: Dict[int, Object] = {e.address: Object(prog, memcg_type, e.address)
                                  for e in report.memcgs}
     zombies = {e.address: memcgs[e.address] for e in dying}
-    ctx = Context(prog, zombies, memcgs, faults, scanner)
+    ctx = Context(prog, zombies, memcgs, faults, scan)
     found = collect(ctx)
-    how = ctx.cached("scanner", lambda: None)
-    if how:
-        report.source.scanner = how["engine"]
-        report.source.scan = how
+    if ctx.page_scan is not None:
+        report.source.scanner = ctx.page_scan.engine
+        report.source.scan = ctx.page_scan.metadata()
 
     walked: Dict[object, object] = {}  # lists shared between zombies, walked once
     for e in dying:
@@ -78,12 +89,12 @@ def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = Tru
         z.pinned_bytes, z.swap_bytes = held_bytes(found.get(e.address, []))
         z.verdict = verdict(e.refcnt, found.get(e.address, []))
         where = f"memcg {e.path or hex(e.address)}"
-        z.reparenting = _guarded(
+        z.reparenting = _step(
             faults, f"{where}: reparenting",
             lambda: [v.to_dict() for v in memcg_reparenting(memcg, faults, cache=walked)], [])
-        z.state = _guarded(faults, f"{where}: counters",
-                           lambda: memcg_state_info(memcg, faults, per_node=False).to_dict(), {})
-        z.cost = _guarded(faults, f"{where}: cost", lambda: memcg_cost(memcg, faults), {})
+        z.state = _step(faults, f"{where}: counters",
+                        lambda: memcg_state_info(memcg, faults, per_node=False).to_dict(), {})
+        z.cost = _step(faults, f"{where}: cost", lambda: memcg_cost(memcg, faults), {})
         report.zombies.append(z)
 
     report.zombies.sort(key=lambda z: (z.pinned_bytes, z.swap_bytes, z.entry.refcnt or 0),

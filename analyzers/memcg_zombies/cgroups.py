@@ -19,10 +19,11 @@ From a drgn session::
     ...         print(memcg_path(memcg))
 """
 
-from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple, TypeVar
+from typing import Callable, Dict, Iterator, List, Optional, Set, TypeVar
 
 from drgn import FaultError, Object, Program, container_of
 
+from memcg_zombies.faults import guarded
 from memcg_zombies.helpers.memcg import memcg_hierarchy
 from memcg_zombies.layout import layout
 from memcg_zombies.percpu_ref import percpu_ref_read
@@ -245,12 +246,9 @@ def memcg_cgroup_id(memcg: Object) -> Optional[int]:
     return layout(memcg.prog_).cgroup.kn_id_of(memcg.css.cgroup.kn)
 
 
-def _try(failed: List[Tuple[str, str]], what: str, fn: Callable[[], T]) -> Optional[T]:
-    try:
-        return fn()
-    except (FaultError, ValueError) as e:
-        failed.append((what, str(e)))
-        return None
+def _try(failed: List[Fault], what: str, fn: Callable[[], T]) -> Optional[T]:
+    # The one guard (faults.py), collecting: memcg_entry() makes one fault of them.
+    return guarded(failed, what, fn, None)
 
 
 def memcg_entry(
@@ -266,7 +264,7 @@ def memcg_entry(
     address = memcg.value_()
     css = memcg.css
     cgrp = css.cgroup
-    failed: List[Tuple[str, str]] = []
+    failed: List[Fault] = []
 
     ref = _try(failed, "css.refcnt", lambda: percpu_ref_read(css.refcnt, sum_percpu=False))
 
@@ -294,8 +292,8 @@ def memcg_entry(
                            lambda: bool(cgrp.self.flags.value_() & lay.cgroup.CSS_ONLINE)),
     )
     if failed:
-        fields = ", ".join(dict.fromkeys(what for what, _ in failed))
-        faults.append(Fault(f"memcg {address:#x}", f"unreadable {fields}: {failed[0][1]}",
+        fields = ", ".join(dict.fromkeys(f.where for f in failed))
+        faults.append(Fault(f"memcg {address:#x}", f"unreadable {fields}: {failed[0].error}",
                             address))
     return entry
 

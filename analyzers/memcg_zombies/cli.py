@@ -28,8 +28,6 @@ Exit status:
 """
 
 import argparse
-import contextlib
-import logging
 import os
 import sys
 
@@ -44,176 +42,21 @@ import drgn  # noqa: E402
 
 from memcg_zombies.analysis import NoMatch, analyze, source_for  # noqa: E402
 from memcg_zombies.cgroups import MemcgUnavailable  # noqa: E402
+from memcg_zombies.program import (EXIT_INPUT, CliError, check_debug_info,  # noqa: E402
+                                   one_line, open_program)
 from memcg_zombies.render import render_markdown, render_text, write_json  # noqa: E402
-from memcg_zombies.report import Fault  # noqa: E402
-from memcg_zombies.vmcore import (InputError, check_readable, core_truncation,  # noqa: E402
-                                  truncated_text, vmlinux_release)
+from memcg_zombies.scan import ScanOptions, engines  # noqa: E402
+from memcg_zombies.vmcore import core_truncation, open_vmcore_file, truncated_text  # noqa: E402
 
-__all__ = ("main", "open_program", "check_debug_info", "CliError")
+__all__ = ("main", "open_program", "check_debug_info", "CliError", "scan_options")
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
-EXIT_INPUT = 3
-EXIT_DEBUG_INFO = 4
+# 3 (EXIT_INPUT) and 4 (EXIT_DEBUG_INFO): program.py's, opening the kernel.
 EXIT_NO_MEMCG = 5
 EXIT_NO_MATCH = 6
 EXIT_PARTIAL = 7
-
-
-class CliError(Exception):
-    """An error to report in one line, with its exit status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _one_line(e: BaseException) -> str:
-    if isinstance(e, OSError) and e.strerror:
-        text = e.strerror + (f": {e.filename}" if e.filename else "")
-    else:
-        text = " ".join(str(e).split()) or type(e).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-def _check_input(path: str, what: str) -> None:
-    try:
-        check_readable(path, what)
-    except InputError as e:
-        raise CliError(EXIT_INPUT, str(e))
-
-
-def open_program(core: "str | None", vmlinux: "str | None") -> drgn.Program:
-    """
-    A drgn program for ``core`` (or the running kernel) with ``vmlinux``
-    (or drgn's default search) loaded and checked. Raises :class:`CliError`.
-    Same calls on drgn 0.0.22 and 0.3.
-    """
-    if core:
-        _check_input(core, "vmcore")
-    if vmlinux:
-        _check_input(vmlinux, "vmlinux")
-
-    prog = drgn.Program()
-    try:
-        if core:
-            prog.set_core_dump(core)
-        else:
-            prog.set_kernel()
-    except Exception as e:
-        raise CliError(
-            EXIT_INPUT, f"cannot open {core or '/proc/kcore'}: {_one_line(e)}"
-        )
-
-    with _drgn_log() as log:
-        try:
-            if vmlinux:
-                prog.load_debug_info([vmlinux])
-            else:
-                prog.load_default_debug_info()
-        except drgn.MissingDebugInfoError:
-            # Also raised when only some modules lack debug info, which does
-            # not matter here (memcg is built in): check_debug_info() decides.
-            pass
-        except Exception as e:
-            raise CliError(
-                EXIT_DEBUG_INFO,
-                f"cannot load debug info from {vmlinux or 'default locations'}: {_one_line(e)}",
-            )
-    trunc = core_truncation(core) if core else None
-    try:
-        check_debug_info(prog, vmlinux)
-    except CliError as e:
-        if trunc and isinstance(e.__cause__, drgn.FaultError):
-            # Not the vmlinux's fault: the kernel's own memory is not in the file.
-            raise CliError(EXIT_INPUT, f"cannot read the kernel from {core}: "
-                                       f"{truncated_text(trunc)} ({_one_line(e.__cause__)})")
-        if log:  # drgn 0.3 says why it ignored a file
-            raise CliError(e.status, f"{e} (drgn: {_one_line(Exception(log[0]))})")
-        raise
-    return prog
-
-
-@contextlib.contextmanager
-def _drgn_log():
-    """
-    Collect what drgn (0.3+) logs instead of letting it print: the error
-    must stay on one line. Yields the list of messages.
-    """
-    logger = logging.getLogger("drgn")
-    messages = []
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            if record.levelno >= logging.WARNING:
-                messages.append(record.getMessage())
-
-    saved = logger.handlers[:], logger.propagate
-    logger.handlers[:] = [Collect()]
-    logger.propagate = False
-    try:
-        yield messages
-    finally:
-        logger.handlers[:], logger.propagate = saved
-
-
-def check_debug_info(prog: drgn.Program, vmlinux: "str | None" = None) -> str:
-    """
-    Check that the kernel's debug info is loaded and matches the memory
-    image; return the release. The VMCOREINFO OSRELEASE (drgn's
-    ``UTS_RELEASE``) comes from the dump; ``init_uts_ns`` is read at the
-    address the vmlinux gives, so a different build reads garbage there.
-    """
-    source = vmlinux or "the default debug info locations"
-    try:
-        uts = prog["init_uts_ns"]
-    except KeyError:
-        dumped, built = _dump_release(prog), vmlinux_release(vmlinux) if vmlinux else None
-        if dumped and built and dumped != built:
-            raise CliError(EXIT_DEBUG_INFO, f"{vmlinux} does not match the kernel: "
-                                            f"the dump is {dumped}, this vmlinux is {built}")
-        raise CliError(EXIT_DEBUG_INFO, f"no kernel debug info found in {source}"
-                                        + (f" (the dump is {dumped})" if dumped else ""))
-    try:
-        release = uts.name.release.string_().decode(errors="replace")
-    except drgn.FaultError as e:
-        raise CliError(
-            EXIT_DEBUG_INFO,
-            f"{source} does not match the kernel (or the dump is damaged): "
-            f"cannot read init_uts_ns ({_one_line(e)})",
-        ) from e
-    expected = _dump_release(prog)
-    if expected is not None and release != expected:
-        built = vmlinux_release(vmlinux) if vmlinux else None
-        raise CliError(
-            EXIT_DEBUG_INFO,
-            f"{source} does not match the kernel: the dump is {expected}, "
-            + (f"this vmlinux is {built}" if built else f"init_uts_ns reads {ascii(release)}"),
-        )
-    return release
-
-
-def _dump_release(prog: drgn.Program) -> "str | None":
-    """The release the dump's VMCOREINFO names (OSRELEASE), None without one."""
-    try:
-        return prog["UTS_RELEASE"].string_().decode(errors="replace")
-    except (KeyError, LookupError, drgn.FaultError, ValueError):
-        return None
-
-
-@contextlib.contextmanager
-def _scan_threads(n: "int | None"):
-    # main() may run more than once in a drgn session: restore the option.
-    from memcg_zombies import scan
-
-    saved = scan.C_OPTIONS["threads"]
-    if n:
-        scan.C_OPTIONS["threads"] = n
-    try:
-        yield
-    finally:
-        scan.C_OPTIONS["threads"] = saved
 
 
 def _non_negative(text: str) -> int:
@@ -238,16 +81,16 @@ def _positive(text: str) -> int:
 
 def version_text() -> str:
     """The tool, drgn, and the page-scan engines and readers this installation has."""
-    from memcg_zombies import __version__, scan
+    from memcg_zombies import __version__
 
-    if "c" in scan.ENGINES:
-        engines = "python, c (C readers: drgn, libkdumpfile for vmcore files)"
+    if "c" in engines():
+        built = "python, c (C readers: drgn, libkdumpfile for vmcore files)"
     else:
-        engines = ("python (the C engine is not built: it needs libkdumpfile-dev when "
+        built = ("python (the C engine is not built: it needs libkdumpfile-dev when "
                    "the package is built)")
     return (f"memcg-zombies {__version__}\n"
             f"drgn {getattr(drgn, '__version__', 'unknown')}\n"
-            f"page-scan engines: {engines}\n")
+            f"page-scan engines: {built}\n")
 
 
 class _Version(argparse.Action):
@@ -317,15 +160,25 @@ def _check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
             parser.error(f"--{name} does not apply to --format {args.format} "
                          f"(only to {' and '.join(formats)})")
     if args.scanner == "c":
-        from memcg_zombies import scan
-
-        if "c" not in scan.ENGINES:
+        if "c" not in engines():
             parser.error("--scanner c: the C engine is not built in this installation "
                          "(it needs libkdumpfile-dev at build time; `make libhelper`)")
     if args.top is None:
         args.top = 20
     if args.groups is None:
         args.groups = 10
+
+
+def scan_options(args: argparse.Namespace, core: "str | None") -> ScanOptions:
+    """
+    How to scan: the engine and threads asked for, and the vmcore the Program reads
+    (the C engine then reads it with its own libkdumpfile readers). Run by drgn as a
+    script (``drgn -c VMCORE cli.py``), the path is not given: the file drgn keeps
+    open is, when there is exactly one.
+    """
+    return ScanOptions(engine=None if args.scanner == "auto" else args.scanner,
+                       threads=args.threads,
+                       vmcore=core if core is not None else open_vmcore_file())
 
 
 def main(argv=None, prog: "drgn.Program | None" = None) -> int:
@@ -346,24 +199,19 @@ def main(argv=None, prog: "drgn.Program | None" = None) -> int:
             prog = open_program(args.core, args.symbols)
         core = getattr(args, "core", None)
         source = source_for(core, getattr(args, "symbols", None)) if prog_given is None else None
-        trunc = core_truncation(core) if core else None
         try:
-            with _scan_threads(args.threads):
-                report = analyze(prog, cgroups=args.cgroup, pins=not args.no_pins,
-                                 scanner=None if args.scanner == "auto" else args.scanner,
-                                 source=source, group_depth=args.group_depth)
+            report = analyze(prog, cgroups=args.cgroup, pins=not args.no_pins,
+                             scan=scan_options(args, core),
+                             source=source, group_depth=args.group_depth)
         except drgn.FaultError as e:
             # Memory every part of the analysis needs could not be read.
             if os.environ.get("MEMCG_ZOMBIES_DEBUG"):
                 raise
+            trunc = core_truncation(core) if core else None
             what = f"{truncated_text(trunc)}: " if trunc else ""
             where = core or ("/proc/kcore" if prog_given is None else "the program")
             raise CliError(EXIT_INPUT, f"cannot read the kernel's memory from "
-                                       f"{where}: {what}{_one_line(e)}")
-        if trunc:
-            report.faults.insert(0, Fault("vmcore", f"{truncated_text(trunc)}: memory "
-                                                    "beyond the end of the file cannot be read"))
-            report.summary.faults = len(report.faults)
+                                       f"{where}: {what}{one_line(e)}")
         if args.format == "json":
             write_json(report, sys.stdout)
             out = ""
@@ -399,7 +247,7 @@ def main(argv=None, prog: "drgn.Program | None" = None) -> int:
     except Exception as e:
         if os.environ.get("MEMCG_ZOMBIES_DEBUG"):
             raise
-        print(f"memcg-zombies: internal error: {type(e).__name__}: {_one_line(e)}",
+        print(f"memcg-zombies: internal error: {type(e).__name__}: {one_line(e)}",
               file=sys.stderr)
         return EXIT_INTERNAL
 

@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from drgn import FaultError, Object, Program, TypeKind, sizeof
 
 from memcg_zombies.cpus import possible_cpus
+from memcg_zombies.faults import warn_on_fault
 from memcg_zombies.helpers.mm import nodeinfo, page_size
 from memcg_zombies.layout import layout, per_program
 from memcg_zombies.report import Fault
@@ -152,10 +153,8 @@ def memcg_cost(memcg: Object, faults: Optional[List[Fault]] = None) -> Dict[str,
         cpus = None
 
     def step(what: str, fn) -> None:
-        try:
+        with warn_on_fault(faults, where, memcg.value_(), what=what):
             fn()
-        except (FaultError, LookupError, ValueError, AttributeError, TypeError) as e:
-            faults.append(Fault(where, f"{what}: {e}", memcg.value_()))
 
     pns: List = []
 

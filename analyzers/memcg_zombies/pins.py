@@ -10,9 +10,9 @@ one-line verdict such as "held by 1024 shmem pages of /cache.bin (tmpfs)".
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from memcg_zombies.pinners import Pin
+from memcg_zombies.units import unit_of
 
-__all__ = ("explain", "held_bytes", "held_by", "holding_kinds", "verdict", "human_bytes",
-           "sort_pins", "unit_of")
+__all__ = ("explain", "held_bytes", "held_by", "holding_kinds", "verdict", "sort_pins")
 
 
 def sort_pins(pins: List[Pin]) -> List[Pin]:
@@ -31,25 +31,6 @@ def held_bytes(pins: List[Pin]) -> Tuple[int, int]:
     ram = sum(p.bytes for p in pins if not p.detail.get("on_swap"))
     swap = sum(p.bytes for p in pins if p.detail.get("on_swap"))
     return ram, swap
-
-
-_SINGULAR = {"pages": "page", "refs": "ref", "objects": "object", "entries": "entry"}
-
-
-def unit_of(count: int, unit: str) -> str:
-    """"1 page", "2 pages": a pin's unit agreeing with its count."""
-    return _SINGULAR.get(unit, unit) if count == 1 else unit
-
-
-def human_bytes(n: Optional[int]) -> str:
-    if n is None:
-        return "-"
-    size: float = n
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(size) < 1024 or unit == "TiB":
-            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(size)
 
 
 _PAGE_KINDS = {"pagecache": "page-cache", "shmem": "shmem", "anon": "anon",

@@ -11,7 +11,7 @@ import json
 import textwrap
 from typing import Dict, List, Optional, TextIO
 
-from memcg_zombies.pins import human_bytes, unit_of
+from memcg_zombies.units import human_bytes, unit_of
 from memcg_zombies.report import Report, Zombie
 
 __all__ = ("render_json", "write_json", "render_text", "render_markdown", "flag_names")

@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Optional
 from drgn import FaultError, Object, Program, container_of
 from drgn.helpers.linux.xarray import xa_load
 
+from memcg_zombies.faults import warn_on_fault
 from memcg_zombies.helpers.lists import list_nodes
 from memcg_zombies.helpers.memcg import memcg_private_id
 from memcg_zombies.helpers.mm import nodeinfo
@@ -485,11 +486,10 @@ def deferred_split_verdict(memcg: Object, faults: List[Fault]) -> Verdict:
 
 
 def _guard(mech: str, faults: List[Fault], memcg: Object, fn, *args) -> Verdict:
-    try:
+    with warn_on_fault(faults, f"{mech} of memcg {memcg.value_():#x}",
+                       memcg.value_()) as caught:
         return fn(memcg, faults, *args)
-    except (FaultError, LookupError, ValueError, AttributeError) as e:
-        faults.append(Fault(f"{mech} of memcg {memcg.value_():#x}", str(e), memcg.value_()))
-        return Verdict(mech, UNKNOWN, f"unreadable: {e}")
+    return Verdict(mech, UNKNOWN, f"unreadable: {caught.error}")
 
 
 def memcg_reparenting(memcg: Object, faults: Optional[List[Fault]] = None,

@@ -17,12 +17,13 @@ Everything is a plain dict or dataclass; what cannot be read is None and a
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Dict, List, Optional, TypeVar
 
-from drgn import FaultError, Object, Program
+from drgn import Object, Program
 from drgn.helpers.linux.idr import idr_find
 from drgn.helpers.linux.percpu import per_cpu_ptr
 from drgn.helpers.linux.xarray import xa_load
 
 from memcg_zombies.cpus import possible_cpus
+from memcg_zombies.faults import guarded
 from memcg_zombies.helpers.memcg import atomic_read, memcg_hierarchy, memcg_private_id
 from memcg_zombies.helpers.mm import nodeinfo, page_size
 from memcg_zombies.layout import layout
@@ -124,11 +125,8 @@ class MemcgState:
 
 def _try(faults: List[Fault], where: str, address: Optional[int],
          fn: Callable[[], T]) -> Optional[T]:
-    try:
-        return fn()
-    except (FaultError, ValueError, LookupError, AttributeError) as e:
-        faults.append(Fault(where, f"{type(e).__name__}: {e}", address))
-        return None
+    # The one guard (faults.py); state's faults name the error's type.
+    return guarded(faults, where, fn, None, address, typed=True)
 
 
 def _enum(prog: Program, name: str) -> Optional[int]:

@@ -5,7 +5,8 @@ What a vmcore file is
 Facts read from the files a user names, before (or besides) drgn: whether a path is a
 regular file one can open without waiting (a FIFO would block forever), whether it is
 a compressed container instead of a vmcore, whether an ELF or kdump-compressed core is
-shorter than its own headers say, and which release a vmlinux was built as.
+shorter than its own headers say, which release a vmlinux was built as, and which
+vmcore file a drgn session has open.
 """
 
 import errno
@@ -15,7 +16,7 @@ import struct
 from typing import Optional, Tuple
 
 __all__ = ("InputError", "check_readable", "core_truncation", "truncated_text",
-           "vmlinux_release")
+           "vmlinux_release", "is_vmcore", "open_vmcore_file")
 
 
 class InputError(Exception):
@@ -127,3 +128,36 @@ def vmlinux_release(path: str) -> Optional[str]:
     except (OSError, struct.error, ValueError, IndexError):
         return None
     return None
+
+
+def is_vmcore(head: bytes) -> bool:
+    """Whether a file's first 18 bytes are a kdump-compressed header or an ELF64
+    core (e_type ET_CORE, little-endian)."""
+    return head[:8] == b"KDUMP   " or (head[:5] == b"\x7fELF\x02" and head[16:18] == b"\x04\x00")
+
+
+def open_vmcore_file() -> Optional[str]:
+    """
+    The vmcore file this process has open, if exactly one: drgn opens the dump and
+    keeps it open, and /proc/self/fd names it. For an entry point given a Program but
+    not its path (``drgn -c VMCORE script``): pass the result as
+    ``ScanOptions(vmcore=...)`` to read it with libhelper's own readers. Never
+    /proc/kcore: the live kernel is read through drgn.
+    """
+    found = set()
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    for fd in fds:
+        try:
+            path = os.readlink(f"/proc/self/fd/{fd}")
+            if not path.startswith("/") or path.startswith("/proc/") or \
+                    not os.path.isfile(path):
+                continue
+            with open(path, "rb") as f:
+                if is_vmcore(f.read(18)):
+                    found.add(path)
+        except OSError:
+            continue
+    return found.pop() if len(found) == 1 else None

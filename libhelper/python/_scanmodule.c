@@ -1,4 +1,4 @@
-/* memcg_zombies._scan: the C page-scan engine for analyzers/memcg_zombies/scan.py.
+/* memcg_zombies._scan: the C page-scan engine for analyzers/memcg_zombies/scan/.
  *
  *   scan(prog, layout, base, ranges, owners, threads=1, vmcore=None) -> dict
  *
@@ -7,7 +7,7 @@
  * kdump-compressed or ELF file), 'threads' independent libkdumpfile readers
  * scan in parallel without the GIL; without it, reads go through
  * prog.read() in 1 MiB chunks on the calling thread.  The dict holds
- * exactly the fields of scan.py's PageScan, plus "stats".
+ * exactly the fields of scan/model.py PageScan, plus "stats" (its reader_stats).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -265,7 +265,7 @@ static PyObject *result_dict(struct mz_result *r, PyObject *names, double open_s
 		PyObject *t = NULL;
 
 		if (f->kind == MZ_FAULT_MEMMAP) {
-			/* scan.py keeps the whole message and merges adjacent
+			/* python_engine.py keeps the whole message and merges adjacent
 			 * failures with the same message (drgn's name the
 			 * address, so in practice it merges none). */
 			Py_ssize_t n = PyList_GET_SIZE(errs);
@@ -295,7 +295,7 @@ static PyObject *result_dict(struct mz_result *r, PyObject *names, double open_s
 			continue;
 		}
 		if (f->kind == MZ_FAULT_HEAD) {
-			/* scan.py caches heads: one fault per unreadable head. */
+			/* python_engine.py caches heads: one fault per unreadable head. */
 			PyObject *a = PyLong_FromUnsignedLongLong(f->addr);
 			int seen = a ? PySet_Contains(heads, a) : -1;
 

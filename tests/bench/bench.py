@@ -1,7 +1,7 @@
 """`make bench`: page-scan speed on large test-bed guests.
 
 Prints, per vmcore: the naive drgn loop (sampled), the raw memmap read rate
-through drgn (the limit), scan.py's Python engine, the C engine with each
+through drgn (the limit), scan/'s Python engine, the C engine with each
 reader and thread count, slab attribution naive (one drgn read per object, as
 the kernel's tools/cgroup/memcg_slabinfo.py) vs the C engine's slab walk over
 the same slabs with each reader and thread count (on kdump input, with the
@@ -66,18 +66,20 @@ def _digest(s) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
-def _slab_list(prog, scan):
-    """Heads of the slabs with an object vector, as scan.py's Python engine
+def _slab_list(prog):
+    """Heads of the slabs with an object vector, as the Python engine
     finds them (untimed): (struct page address, vector address)."""
+    from memcg_zombies.scan import memmap_ranges, python_engine
+
     found = []
 
-    class Recorder(scan._Scanner):
+    class Recorder(python_engine._Scanner):
         def _slab_vector(self, W, i, addr, vec):
             found.append((addr, vec))
             super()._slab_vector(W, i, addr, vec)
 
     rec = Recorder(prog, None)
-    s = rec.run(scan.memmap_ranges(prog))
+    s = rec.run(memmap_ranges(prog))
     return found, s
 
 
@@ -114,6 +116,8 @@ def child(rec, fmt, what):
     import drgn
 
     from memcg_zombies import scan
+    from memcg_zombies.layout import layout
+    from memcg_zombies.scan import ScanOptions, python_engine
 
     path = rec["vmcores"][fmt]
     prog = drgn.Program()
@@ -121,7 +125,7 @@ def child(rec, fmt, what):
     prog.load_debug_info([rec["vmlinux"]])
     ranges = scan.memmap_ranges(prog)
     npages = sum(h - l for l, h in ranges)
-    lay = scan.layout(prog)
+    lay = layout(prog)
     out = {"npages": npages, "nranges": len(ranges), "psize": lay.memmap.page_struct_size}
 
     if what == "naive":
@@ -144,7 +148,7 @@ def child(rec, fmt, what):
                 break
         out.update(seconds=time.monotonic() - t, units=n)
     elif what == "raw":
-        per = scan.CHUNK_BYTES // lay.memmap.page_struct_size
+        per = python_engine.CHUNK_BYTES // lay.memmap.page_struct_size
         t = time.monotonic()
         for lo, hi in ranges:
             for pfn in range(lo, hi, per):
@@ -156,15 +160,16 @@ def child(rec, fmt, what):
         out.update(seconds=time.monotonic() - t, units=npages)
     elif what == "python":
         t = time.monotonic()
-        s = scan.scan_pages(prog, None, engine="python")
+        s = scan.scan_pages(prog, None, ScanOptions(engine="python"))
         out.update(seconds=time.monotonic() - t, units=npages, digest=_digest(s))
     elif what.startswith("c:"):
         _, reader, threads = what.split(":")
         t = time.monotonic()
-        s = scan.ENGINES["c"](prog, None, reader=reader, threads=int(threads), vmcore=path)
+        s = scan.scan_pages(prog, None, ScanOptions(engine="c", reader=reader,
+                                                    threads=int(threads), vmcore=path))
         out.update(seconds=time.monotonic() - t, units=npages, digest=_digest(s))
     elif what == "slab":
-        slabs, py = _slab_list(prog, scan)
+        slabs, py = _slab_list(prog)
         t = time.monotonic()
         naive, examined = _naive_slab(prog, slabs)
         naive_s = time.monotonic() - t
@@ -178,10 +183,11 @@ def child(rec, fmt, what):
             times = []
             for _ in range(5):
                 t = time.monotonic()
-                c = scan.ENGINES["c"](prog, None, ranges, reader=reader, threads=threads,
-                                      vmcore=path)
+                c = scan.scan_pages(prog, None, ScanOptions(engine="c", reader=reader,
+                                                            threads=threads, vmcore=path),
+                                    ranges)
                 times.append(time.monotonic() - t)
-            stats = scan.ENGINES["c"].last_stats
+            stats = c.reader_stats
             # The first walk opens the libkdumpfile readers; the next ones
             # reuse them, as a session's later scans do.
             walks[f"{reader}:{threads}"] = {"seconds": statistics.median(times),

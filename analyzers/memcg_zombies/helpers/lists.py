@@ -16,7 +16,8 @@ from memcg_zombies.report import Fault
 __all__ = ("MAX_LIST", "list_nodes", "list_entries")
 
 #: Nodes per list before a walk is cut (and a fault recorded), unless a caller
-#: knows a tighter bound.
+#: knows a tighter bound: far more than any list of a healthy kernel holds, and a
+#: bound on a cycle that misses the head.
 MAX_LIST = 1 << 20
 
 

@@ -1,4 +1,7 @@
-"""Memory-management basics: PAGE_SIZE and a memcg's per-node info."""
+"""
+Memory-management facts several analyzers read: PAGE_SIZE and a memcg's
+``mem_cgroup_per_node`` array.
+"""
 
 from typing import List, Tuple
 

@@ -17,8 +17,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from drgn import Object, Program
 
+from memcg_zombies.faults import STEP_ERRORS, warn_on_fault
 from memcg_zombies.layout import Layout, layout
 from memcg_zombies.report import Fault
+from memcg_zombies.scan import PageScan, ScanOptions
 
 __all__ = ("Pin", "Context", "pinner", "collect", "PINNERS")
 
@@ -51,17 +53,21 @@ class Pin:
 
 class Context:
     """What every visitor needs: the program, its layout, the memcgs of interest
-    (address -> ``struct mem_cgroup *``), every memcg, and the fault list."""
+    (address -> ``struct mem_cgroup *``), every memcg, the fault list and how to
+    scan the memmap."""
 
     def __init__(self, prog: Program, zombies: Dict[int, Object], memcgs: Dict[int, Object],
-                 faults: List[Fault], scanner: Optional[str] = None) -> None:
+                 faults: List[Fault], scan_options: ScanOptions = ScanOptions()) -> None:
         self.prog = prog
         self.layout: Layout = layout(prog)
         self.zombies = zombies
         self.memcgs = memcgs
         self.faults = faults
-        #: Which page-scan engine to use ("python", "c" or None for the best available).
-        self.scanner = scanner
+        #: How the page scan runs (engine, reader, threads, vmcore).
+        self.scan_options = scan_options
+        #: The page scan, once a visitor ran it (:func:`memcg_zombies.pinners.pages.page_scan`);
+        #: it carries how it ran (:meth:`PageScan.metadata`).
+        self.page_scan: Optional[PageScan] = None
         self._cache: Dict[str, Any] = {}
 
     def fault(self, where: str, error: object, address: Optional[int] = None) -> None:
@@ -91,9 +97,8 @@ def collect(ctx: Context) -> Dict[int, List[Pin]]:
 
     pins: Dict[int, List[Pin]] = {addr: [] for addr in ctx.zombies}
     for name, visit in PINNERS:
-        try:
+        # Each visitor is a step: a bug in one must not lose the other pinners.
+        with warn_on_fault(ctx.faults, f"pinner {name}", typed=True, catch=STEP_ERRORS):
             for addr, pin in visit(ctx):
                 pins.setdefault(addr, []).append(pin)
-        except Exception as e:  # a visitor bug must not lose the other pinners
-            ctx.fault(f"pinner {name}", f"{type(e).__name__}: {e}")
     return pins

@@ -40,8 +40,6 @@ from memcg_zombies.pinners import Context, Pin, pinner
 
 __all__ = ("per_memcg_caches", "cache_serial")
 
-#: Bound on list steps per walk (there are a few hundred root caches, and one
-#: child per root cache and memcg).
 #: Bound on a root cache's memcg_caches array (memcg_nr_cache_ids).
 _MAX_IDS = 1 << 16
 

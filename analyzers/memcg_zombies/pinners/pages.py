@@ -24,7 +24,6 @@ from drgn import FaultError, Object, container_of
 from memcg_zombies.helpers import mm
 from memcg_zombies.helpers.lists import list_nodes
 from memcg_zombies.pinners import Context, Pin, pinner
-from memcg_zombies import scan as scan_mod
 from memcg_zombies.scan import PageScan, scan_pages
 from memcg_zombies.helpers.vfs import file_name
 
@@ -116,14 +115,11 @@ def _compute_scan(ctx: Context) -> Optional[PageScan]:
         if now in ctx.zombies or orig in ctx.zombies:
             interest.add(objcg)
     try:
-        # ctx.scanner None: the best engine built (scan.DEFAULT_ENGINE).
-        scan = scan_pages(ctx.prog, interest, engine=ctx.scanner or scan_mod.DEFAULT_ENGINE)
+        scan = scan_pages(ctx.prog, interest, ctx.scan_options)
     except ValueError as e:
         ctx.fault("page scan", e)
         return None
-    ctx.cached("scanner", lambda: {"engine": scan.engine, "reader": scan.reader,
-                                   "threads": scan.threads, "pages": scan.pages_scanned,
-                                   "seconds": round(scan.seconds, 3)})
+    ctx.page_scan = scan
     for start, end, error in scan.read_errors:
         ctx.fault(f"memmap pfns {start:#x}-{end:#x}", error)
     for where, error, address in scan.faults:

@@ -28,14 +28,14 @@ from drgn import FaultError, Object
 from memcg_zombies.helpers.lists import MAX_LIST, list_entries, list_nodes
 from memcg_zombies.pinners import Context, Pin, pinner
 
-__all__ = ("bounded_list", "cgwbs")
+__all__ = ("cgwbs",)
 
 # enum wb_state in include/linux/backing-dev-defs.h (bit numbers).
 _WB_STATES = ("WB_registered", "WB_writeback_running", "WB_has_dirty_io", "WB_start_all")
 
 
-def bounded_list(ctx: Context, where: str, head: Object,
-                 bound: int = MAX_LIST) -> Iterator[int]:
+def _nodes(ctx: Context, where: str, head: Object,
+           bound: int = MAX_LIST) -> Iterator[int]:
     """Node addresses of the ``struct list_head`` ``head``; see helpers.lists.list_nodes."""
     return list_nodes(head, where, bound, ctx.faults)
 
@@ -88,7 +88,7 @@ def _inode_counts(ctx: Context, wb: Object) -> Dict[str, int]:
     counts = {}
     for name in ctx.layout.fs.wb_inode_lists:  # b_attached: v5.14+
         head = getattr(wb, name)
-        counts[name] = sum(1 for _ in bounded_list(ctx, f"wb {wb.value_():#x} {name}", head))
+        counts[name] = sum(1 for _ in _nodes(ctx, f"wb {wb.value_():#x} {name}", head))
     return counts
 
 
