@@ -21,7 +21,7 @@ import time
 import pytest
 
 from tests.conftest import index
-from tests.expect import filtered_drops_pages
+from tests.expect import UNREADABLE, filtered_drops_pages
 from tests.testbed import corrupt
 
 TIMEOUT = 300
@@ -358,7 +358,9 @@ def test_d31_newest_makedumpfile(kernel):
         assert not rep["faults"], rep["faults"][:3]
         assert rep["memcgs"] == base["memcgs"]
         return
-    assert all("Excluded page" in f["error"] for f in rep["faults"]), rep["faults"][:3]
+    # Pages the dump left out; under drgn 0.0.22 also pages its libkdumpfile context
+    # fails to inflate after such a miss (docs/real-kernel-testbed.md).
+    assert all(UNREADABLE.search(f["error"]) for f in rep["faults"]), rep["faults"][:3]
     by_addr = {m["address"]: m for m in base["memcgs"]}
     for m in rep["memcgs"]:
         assert all(v is None or v == by_addr[m["address"]][k] for k, v in m.items()), m

@@ -8,14 +8,10 @@ Filtered dumps (`makedumpfile -d 31`) may lose pages that hold memcgs (which mak
 on which kernel: tests/expect.py filtered_drops_pages): there the report must say what it
 could not read, and what it does say must still agree with the truth."""
 
-import re
 
 from tests.conftest import truth_of
-from tests.expect import FILTERED, check_dying_set
+from tests.expect import FILTERED, UNREADABLE, check_dying_set
 
-# What a filtered dump legitimately cannot give: pages makedumpfile left out (and
-# libkdumpfile 0.5.1 failing to decompress one of them, seen with drgn 0.0.22).
-UNREADABLE = re.compile(r"Excluded page|Decompres+ion failed")
 
 
 def _complete(entry, report):
