@@ -8,7 +8,6 @@ Filtered dumps (`makedumpfile -d 31`) may lose pages that hold memcgs (which mak
 on which kernel: tests/expect.py filtered_drops_pages): there the report must say what it
 could not read, and what it does say must still agree with the truth."""
 
-
 from tests.conftest import truth_of
 from tests.expect import FILTERED, UNREADABLE, check_dying_set
 
