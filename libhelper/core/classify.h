@@ -1,4 +1,4 @@
-/* Classifying one struct page from its raw fields (scan.py _Decoder twin). */
+/* Classifying one struct page from its raw fields (the twin of scan/decoder.py's Decoder). */
 #ifndef MZ_CLASSIFY_H
 #define MZ_CLASSIFY_H
 
@@ -6,11 +6,15 @@
 #include <string.h>
 #include "layout.h"
 
-/* Page classes, in the order of scan.py's CLASSES (the bindings' ABI). */
+/* Page classes, in the order of scan/model.py's CLASSES (the bindings' ABI). */
 enum mz_class {
 	MZ_FREE = 0, MZ_SLAB, MZ_FILE, MZ_SHMEM, MZ_ANON, MZ_SWAPCACHE,
 	MZ_KMEM, MZ_OTHER, MZ_NCLASS
 };
+
+/* Classes also counted per page->mapping (scan/model.py BY_MAPPING): a file's
+ * address_space names the pin, an anon_vma the processes that map the pages. */
+#define MZ_BY_MAPPING(cls) ((cls) == MZ_FILE || (cls) == MZ_SHMEM || (cls) == MZ_ANON)
 
 const char *mz_class_name(unsigned cls);
 
@@ -36,8 +40,8 @@ static inline void mz_fields_of(const struct mz_layout *l,
 	f->memcg = mz_u64(page, l->off_memcg);
 }
 
-/* Class of a head (or order-0) page: the C twin of analyzers/memcg_zombies/scan.py's
- * _Decoder.classify.  The order of the tests is the Python one and must stay
+/* Class of a head (or order-0) page: the C twin of analyzers/memcg_zombies/scan/decoder.py's
+ * Decoder.classify.  The order of the tests is the Python one and must stay
  * so: slab first (a slab's memcg word is a vector), then buddy, kmem, the
  * mapping bits, swap cache, file/shmem, and a zero refcount (free pages that
  * are not the head of a buddy block: per-CPU lists, the rest of a high-order

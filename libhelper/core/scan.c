@@ -1,8 +1,8 @@
-/* The memmap scan, step for step analyzers/memcg_zombies/scan.py's _Scanner:
+/* The memmap scan, step for step analyzers/memcg_zombies/scan/python_engine.py's _Scanner:
  *
  * - each PFN range is cut into MZ_CHUNK_BYTES reads; a failed read is
  *   retried in 64 KiB, then 4 KiB pieces, and what still fails becomes a
- *   memmap fault (scan.py's read_errors);
+ *   memmap fault (PageScan.read_errors);
  * - an uncharged page that is not a tail is classified alone, owner 0;
  * - a charged page or a tail is classified from its head (in the same
  *   piece, else read on its own), and counted per owner, per mapping for
@@ -218,7 +218,7 @@ static void slab_vector(struct worker *w, const unsigned char *page,
 		w->err = -1;
 }
 
-/* Charged pages and tails: scan.py's _Scanner._slow for page i. */
+/* Charged pages and tails: python_engine.py's _Scanner._slow for page i. */
 static void slow_page(struct worker *w, const unsigned char *buf, uint64_t pfn0,
 		      uint64_t n, uint64_t i)
 {
@@ -268,7 +268,7 @@ static void slow_page(struct worker *w, const unsigned char *buf, uint64_t pfn0,
 		if (cls == MZ_SLAB && (hf.memcg & l->vector_bit) && (hf.memcg & l->vec_mask))
 			slab_vector(w, p, addr, pfn0 + i, hf.memcg & l->vec_mask);
 	}
-	if ((cls == MZ_FILE || cls == MZ_SHMEM) &&
+	if (MZ_BY_MAPPING(cls) &&
 	    (w->job->o->all_owners || mz_set_has(&w->job->owners, owner))) {
 		uint64_t *c = mz_tab_at(&w->res.by_mapping, owner, hf.mapping, 0, cls);
 
@@ -286,7 +286,7 @@ static void slow_page(struct worker *w, const unsigned char *buf, uint64_t pfn0,
 	}
 }
 
-/* scan.py's _Scanner._chunk over one piece that was read. */
+/* python_engine.py's _Scanner._chunk over one piece that was read. */
 static void parse(struct worker *w, const unsigned char *buf, uint64_t pfn0, uint64_t n)
 {
 	const struct mz_layout *l = w->job->l;
@@ -457,7 +457,7 @@ static int merge(struct mz_result *d, struct mz_result *s)
 	return 0;
 }
 
-/* scan.py's read loop: per range, chunks of MZ_CHUNK_BYTES from its start;
+/* python_engine.py's read loop: per range, chunks of MZ_CHUNK_BYTES from its start;
  * then batches of consecutive chunks of at most MZ_CHUNK_BYTES in all. */
 static int make_chunks(const struct mz_layout *l, const struct mz_range *ranges,
 		       size_t nranges, struct job *j)

@@ -1,4 +1,4 @@
-/* The memmap scanner: PFN ranges in, scan.py's PageScan aggregates out. */
+/* The memmap scanner: PFN ranges in, scan/model.py's PageScan aggregates out. */
 #ifndef MZ_SCAN_H
 #define MZ_SCAN_H
 
@@ -9,7 +9,7 @@
 #include "layout.h"
 #include "reader.h"
 
-/* Sizes of a read, then of its retries after a failure (scan.py's
+/* Sizes of a read, then of its retries after a failure (scan/python_engine.py's
  * CHUNK_BYTES and _RETRY_BYTES). */
 #define MZ_CHUNK_BYTES (1u << 20)
 #define MZ_RETRY1_BYTES (1u << 16)

@@ -39,7 +39,7 @@ int mz_slab_vector_count(const unsigned char *vec, size_t len, uint64_t n,
 {
 	uint64_t i, run = 0, prev = 0;
 
-	/* scan.py ignores vectors whose stride is not in whole words. */
+	/* scan/python_engine.py ignores vectors whose stride is not in whole words. */
 	if (!stride || stride % 8)
 		return 0;
 	/* Neighbouring objects were mostly allocated by the same cgroup: count

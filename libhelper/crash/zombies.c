@@ -812,7 +812,7 @@ static double scan_seconds;
 static uint64_t scan_faults_pages;
 
 /* PFN ranges of the present sparse sections below max_pfn (crash's own
- * mem_section reading), as analyzers/memcg_zombies/scan.py's memmap_ranges: a hole (the
+ * mem_section reading), as analyzers/memcg_zombies/scan/memmap.py's memmap_ranges: a hole (the
  * PCI hole of any machine over 3 GiB) is then not read, nor reported as
  * unreadable.  0..max_pfn without SPARSEMEM.  Returns the count, 0 if out of
  * memory. */

@@ -399,7 +399,7 @@ START_TEST(test_vector_stride)
 	ck_assert_int_eq(mz_slab_vector_count(v, sizeof(v), 3, 24, 7, &t), 0);
 	ck_assert_uint_eq(mz_tab_find(&t, 0x10, 7, 0)->n[0], 2);
 	ck_assert_uint_eq(mz_tab_find(&t, 0x20, 7, 0)->n[0], 1);
-	/* stride not in whole words: ignored, as scan.py does */
+	/* stride not in whole words: ignored, as scan/python_engine.py does */
 	ck_assert_int_eq(mz_slab_vector_count(v, sizeof(v), 3, 12, 8, &t), 0);
 	ck_assert_ptr_null(mz_tab_find(&t, 0x10, 8, 0));
 	/* n beyond the buffer: bounded */

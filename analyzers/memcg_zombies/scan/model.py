@@ -12,6 +12,12 @@ __all__ = ("CLASSES", "MappingCount", "PageScan", "ScanOptions")
 CLASSES = ("free", "slab", "file", "shmem", "anon", "swapcache", "kmem", "other")
 
 
+#: Classes whose pages are also counted per page->mapping (libhelper/core/scan.c
+#: MZ_BY_MAPPING, checked equal by tests/test_libhelper.py): files name the pin, an
+#: anon_vma the processes that map the pages (helpers/rmap.py).
+BY_MAPPING = frozenset(("file", "shmem", "anon"))
+
+
 @dataclass(frozen=True)
 class ScanOptions:
     """
@@ -56,9 +62,10 @@ class PageScan:
     by_owner: Dict[Tuple[int, str], int] = field(default_factory=dict)
     #: (owner, class) -> folios (head pages only).
     folios_by_owner: Dict[Tuple[int, str], int] = field(default_factory=dict)
-    #: owner -> address_space -> counts, for owners of interest, file and shmem pages.
+    #: owner -> page->mapping -> counts, for owners of interest and the classes in
+    #: BY_MAPPING: an address_space (file, shmem) or an anon_vma with its low bit set.
     by_mapping: Dict[int, Dict[int, MappingCount]] = field(default_factory=dict)
-    #: address_space -> class ("file" or "shmem") for the mappings above.
+    #: mapping -> class ("file", "shmem" or "anon") for the mappings above.
     mapping_class: Dict[int, str] = field(default_factory=dict)
     #: (objcg, kmem_cache) -> objects charged, from slab object vectors.
     slab_objects: Dict[Tuple[int, int], int] = field(default_factory=dict)

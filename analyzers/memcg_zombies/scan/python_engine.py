@@ -25,7 +25,7 @@ from drgn import FaultError, Program
 from memcg_zombies.layout import layout
 from memcg_zombies.scan.decoder import Decoder
 from memcg_zombies.scan.memmap import Ranges, memmap_ranges, pairs
-from memcg_zombies.scan.model import MappingCount, PageScan, ScanOptions
+from memcg_zombies.scan.model import BY_MAPPING, MappingCount, PageScan, ScanOptions
 
 __all__ = ("scan_python",)
 
@@ -126,8 +126,7 @@ class _Scanner:
         owner = d.owner(cls, memcg)
         self.by_owner[(owner, cls)] += count
         self.folios[(owner, cls)] += count
-        if (cls == "file" or cls == "shmem") and owner and (
-                self.owners is None or owner in self.owners):
+        if cls in BY_MAPPING and owner and (self.owners is None or owner in self.owners):
             counts = self.by_mapping[owner].get(mapping)
             if counts is None:
                 counts = self.by_mapping[owner][mapping] = [0, 0, 0, 0]
@@ -181,8 +180,7 @@ class _Scanner:
                 self.folios[(owner, cls)] += 1
                 if cls == "slab" and hm & d.vector_bit and hm & d.vec_mask:
                     self._slab_vector(W, i, addr, hm & d.vec_mask)
-            if (cls == "file" or cls == "shmem") and owner and (
-                    self.owners is None or owner in self.owners):
+            if cls in BY_MAPPING and owner and (self.owners is None or owner in self.owners):
                 counts = self.by_mapping[owner].get(hmap)
                 if counts is None:
                     counts = self.by_mapping[owner][hmap] = [0, 0, 0, 0]
