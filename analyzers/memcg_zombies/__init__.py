@@ -7,7 +7,7 @@ Modules:
 - :mod:`memcg_zombies.cpus`: the possible CPUs, read once per program
 - :mod:`memcg_zombies.lists`: bounded, cycle-checked list walks
 - :mod:`memcg_zombies.percpu_ref`: reading ``struct percpu_ref`` exactly
-- :mod:`memcg_zombies.report`: the report model (no drgn)
+- :mod:`memcg_zombies.report`: the typed report model: pins, state, cost (no drgn)
 - :mod:`memcg_zombies.cgroups`: walking memcgs, their state and path
 - :mod:`memcg_zombies.scan`: the page scan (pure Python, or the C engine ``_scan``)
 - :mod:`memcg_zombies.pinners`: what pins a dying memcg, one visitor per referrer
