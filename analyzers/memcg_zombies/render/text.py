@@ -247,6 +247,8 @@ def _pin_facts(p: Pin) -> List[Tuple[str, object]]:
 
 
 def zombie_detail(z: Zombie, paths: Dict[str, str]) -> List[str]:
+    """One zombie in full: its pins, refcount, reparenting, counters and cost (memcg
+    addresses shown as their ``paths`` where known)."""
     e = z.entry
     lines = [f"{dash(e.path)}  (cgroup id {dash(e.cgroup_id)}, css id {dash(e.css_id)}, "
              f"mem_cgroup {e.address:#x})",
