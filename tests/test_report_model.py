@@ -199,3 +199,28 @@ def test_synthetic_report_validates_and_goes_back_to_drgn():
             assert memcg.type_.type_name() == "struct mem_cgroup *"
             assert memcg.value_() == z.entry.address
             assert memcg.css.serial_nr.value_() > 0  # it reads the kernel's memory
+
+
+def test_pin_detail_key_order():
+    """The detail keys come in the order the JSON report has always written them."""
+    order = {
+        "page_detail": ["inode", "ino", "fs", "path", "mapping", "charged_via", "memcg", "dirty",
+                        "writeback", "folios", "pins", "reparented_to", "page_bytes"],
+        "slab_detail": ["cache", "object_size", "objcgs", "pins", "reparented_to",
+                        "object_bytes"],
+        "kmem_cache_detail": ["cache", "memcg", "root_cache", "deactivated", "refcnt",
+                              "refcnt_dead", "slab_pages", "pins", "reparented_to",
+                              "slab_bytes"],
+        "socket_detail": ["sock", "state", "forward_alloc", "rmem_alloc", "wmem_queued",
+                          "holders", "ino"],
+        "swap_detail": ["memcg_id", "id_ref", "devices", "on_swap"],
+        "cgwb_detail": ["wb", "bdi", "state", "on_offline_cgwbs", "inodes", "blkcg_css"],
+        "stock_detail": ["slots"],
+        "child_detail": ["memcg", "state"],
+        "bpf_map_detail": ["map", "charged_via"],
+    }
+    for kind, keys in order.items():
+        assert list(PINS[kind][0].detail) == keys, kind
+    assert list(PINS["page_detail"][1].detail) == ["charged_via", "objcg", "folios"]
+    assert list(PINS["stock_detail"][0].detail["slots"][0]) == ["cpu", "cached", "bytes"]
+    assert PINS["socket_detail"][0].detail["holders"] == ["pid 10 (zhog) fd 3"]
