@@ -12,6 +12,7 @@ from memcg_zombies.layout import layout
 from memcg_zombies.pinners import Context
 from memcg_zombies.pinners import pages as pages_pinner
 from memcg_zombies.pinners import slab as slab_pinner
+from memcg_zombies.report import ReparentablePin
 from tests.conftest import truth_of
 from tests.expect import FILTERED, filtered_drops_pages, kver
 
@@ -78,7 +79,7 @@ def fs_path(truth_path):
 
 
 def file_pins(run, path, kinds=("pagecache", "shmem")):
-    return {p.detail.get("path"): p for p in run.pins.get(path, []) if p.kind in kinds}
+    return {p.file.path if p.file else None: p for p in run.pins.get(path, []) if p.kind in kinds}
 
 
 def test_layout_page_facts(case):
@@ -133,23 +134,23 @@ def test_page_cache_per_file(case, scen, file_kind):
         assert pin.kind == file_kind
         # Named from the root mount namespace, as the guest named it.
         assert pin.what == f"{f['path']} ({fs})"
-        assert pin.detail["full_path"] == f["path"]
-        assert pin.detail["fs"] == fs
+        assert pin.file.full_path == f["path"]
+        assert pin.file.fs == fs
         assert pin.count == f["bytes"] // PAGE
         assert pin.bytes == f["bytes"]
         # One css reference per folio (v5.9..v7.0); small files, order-0 folios.
-        assert pin.css_refs == pin.detail["folios"] == pin.count
-        assert pin.detail.get("pins", True)
+        assert pin.css_refs == pin.folios == pin.count
+        assert pin.reparented is None
     stat = cg["memory_stat"]
     total = sum(p.count for p in pins.values())
     slack = BATCH * run.cpus() if case["kernel"] == "5.10" else 0
     assert abs(total - stat["file"] // PAGE) <= slack
     if scen == "ext4":
-        assert pins["/ext4/clean.bin"].detail["dirty"] == 0
-        dirty = pins["/ext4/dirty.bin"].detail["dirty"]
+        assert pins["/ext4/clean.bin"].dirty == 0
+        dirty = pins["/ext4/dirty.bin"].dirty
         assert dirty == 256
         assert abs(dirty - stat["file_dirty"] // PAGE) <= slack
-        assert pins["/ext4/dirty.bin"].detail["writeback"] == stat["file_writeback"] // PAGE
+        assert pins["/ext4/dirty.bin"].writeback == stat["file_writeback"] // PAGE
 
 
 def test_anon(case):
@@ -164,7 +165,7 @@ def test_anon(case):
     # 32 pages per CPU; later kernels flush exactly.
     slack = BATCH * run.cpus() if case["kernel"] == "5.10" else 2
     assert abs(pin.count - cg["memory_stat"]["anon"] // PAGE) <= slack
-    assert pin.css_refs == pin.detail["folios"]
+    assert pin.css_refs == pin.folios
 
 
 def test_bulk_zombies_one_shmem_page(case):
@@ -189,7 +190,7 @@ def test_children_parent_has_no_pages(case):
         return
     assert run.addr_of(path) in run.zombies
     kinds = {"pagecache", "shmem", "anon", "swapcache", "kmem"}
-    assert not [p for p in run.pins.get(path, []) if p.kind in kinds and p.detail.get("pins", True)]
+    assert not [p for p in run.pins.get(path, []) if p.kind in kinds and p.reparented is None]
     assert path + "/child" in run.pins
 
 
@@ -198,7 +199,7 @@ def test_pins_css_refs_by_era(case):
     lay = run.ctx.layout
     for path, pins in run.pins.items():
         for p in pins:
-            if p.kind == "slab" or p.detail.get("pins") is False:
+            if p.kind == "slab" or isinstance(p, ReparentablePin) and p.reparented is not None:
                 assert p.css_refs == 0, (path, p)
             elif p.kind == "kmem":
                 assert p.css_refs == p.count * lay.charge.kmem_css_refs_per_page
@@ -213,8 +214,8 @@ def test_slab_objects_reparented(case):
     for path, pins in run.pins.items():
         for p in pins:
             if p.kind == "slab":
-                assert p.detail["pins"] is False and p.bytes == 0, (path, p)
-                assert p.count > 0 and p.detail["object_size"] > 0
+                assert p.reparented is not None and p.bytes == 0, (path, p)
+                assert p.count > 0 and p.object_size > 0
     if kver(case) >= (6, 8):  # orig_objcg
         buffer_heads = [p for p in run.pins["/mz/ext4/leaf"] if p.what == "buffer_head [reparented]"]
         # 768 pages of 4 KiB blocks: one buffer_head each, plus some.
@@ -240,8 +241,8 @@ def test_71_page_cache_freed_and_objcg_owned(case):
         pins = file_pins(run, "/mz/ext4/leaf")
         assert pins["/ext4/clean.bin"].count == 512 and pins["/ext4/dirty.bin"].count == 256
         for p in pins.values():
-            assert p.detail["pins"] is False and p.css_refs == 0 and p.bytes == 0
-            assert p.detail["charged_via"] == "objcg"
+            assert p.reparented is not None and p.css_refs == 0 and p.bytes == 0
+            assert p.charged_via == "objcg"
 
 
 def test_formats_agree(case):

@@ -65,7 +65,7 @@ def _dying_truth(case):
 
 def _value(st, item):
     s = st.stats.get(item)
-    return None if s is None else s["value"]
+    return None if s is None else s.value
 
 
 def test_layout_facts(case):
@@ -93,7 +93,7 @@ def test_refcounts(case):
         assert st.css_refcnt == 1024
         assert st.css_refcnt_dead is True and st.css_refcnt_mode == "atomic"
         assert _value(st, "NR_SHMEM") == 1024
-        assert st.stats["NR_SHMEM"]["bytes"] == 4 << 20
+        assert st.stats["NR_SHMEM"].bytes == 4 << 20
         bulk = [m for p, m in dying.items() if p.startswith("/mz/bulk/z")]
         assert len(bulk) == case.get("bulk", 1000)
         for m in bulk[:50]:
@@ -127,10 +127,10 @@ def test_memory_stat_matches_truth(case):
         st = memcg_state_info(dying[path], per_node=False)
         for item, key in STAT_KEYS.items():
             s = st.stats[item]
-            assert s[field] * PAGE == tr["memory_stat"].get(key, 0), (path, item, s)
+            assert getattr(s, field) * PAGE == tr["memory_stat"].get(key, 0), (path, item, s)
         checked += 1
         # memory.current included per-CPU stock, drained at offline.
-        assert st.counters["memory"]["usage"] * PAGE <= tr["memory_current"], path
+        assert st.counters["memory"].usage * PAGE <= tr["memory_current"], path
     # 7.2 frees the tmpfs, anon, bulk and children zombies (LRU folios reparented).
     assert checked >= (1 if kver(case) >= (7, 1) else 5)
 
@@ -199,9 +199,9 @@ def test_memory_counter_is_lru_kmem_sock(case):
         st = memcg_state_info(m, per_node=False)
         explained = _explained(st, stock.get(m.value_(), 0))
         if lru_reparent:
-            assert st.counters["memory"]["usage"] >= explained, (path, explained)
+            assert st.counters["memory"].usage >= explained, (path, explained)
         else:
-            assert st.counters["memory"]["usage"] == explained, path
+            assert st.counters["memory"].usage == explained, path
 
 
 def test_memory_counter_of_online_parents(case):
@@ -227,10 +227,10 @@ def test_memory_counter_of_online_parents(case):
         if not below:
             continue
         counted = sum(_value(st, i) for i in _COUNTED)
-        unflushed = sum(infos[q].stats[i]["value"] - infos[q].stats[i]["flushed"]
+        unflushed = sum(infos[q].stats[i].value - infos[q].stats[i].flushed
                         for q in below for i in _COUNTED)
         stocked = sum(stock.get(memcgs[q].value_(), 0) for q in [path] + below)
-        assert st.counters["memory"]["usage"] == counted + unflushed + stocked, path
+        assert st.counters["memory"].usage == counted + unflushed + stocked, path
         checked += 1
     assert checked >= 5  # /mz/tcp, /mz/swap, /mz/ext4, ... each with a dying child
 
@@ -241,7 +241,7 @@ def test_ext4_dirty(case):
     st = memcg_state_info(dying["/mz/ext4/leaf"])
     assert _value(st, "NR_FILE_DIRTY") == 256  # 16 x 64 KiB left dirty
     field = "flushed" if case["kernel"] == "5.10" else "value"
-    assert st.stats["NR_FILE_DIRTY"][field] * PAGE == tr["memory_stat"]["file_dirty"]
+    assert getattr(st.stats["NR_FILE_DIRTY"], field) * PAGE == tr["memory_stat"]["file_dirty"]
     assert sum(st.node_stats[n]["NR_FILE_DIRTY"] for n in st.node_stats) == 256
 
 
@@ -254,11 +254,11 @@ def test_swap_zombie(case):
     assert "memsw" not in st.counters  # cgroup2
     assert st.in_id_table is True and st.memcg_id > 0
     assert st.memcg_id_ref >= 1
-    assert st.memcg_id_ref == swap["usage"] == _value(st, "MEMCG_SWAP")
+    assert st.memcg_id_ref == swap.usage == _value(st, "MEMCG_SWAP")
     # The most it ever held is what the guest read, or more by late swap-outs.
     swapped = tr["memory_swap_current"] // PAGE
-    assert swapped <= swap["watermark"] <= swapped + swap_window(tr)
-    assert swap["usage"] <= swap["watermark"]
+    assert swapped <= swap.watermark <= swapped + swap_window(tr)
+    assert swap.usage <= swap.watermark
     others = [s for p, s in ((p, memcg_state_info(x, per_node=False))
                              for p, x in _memcgs(case).items() if p != "/mz/swap/leaf"
                              and not p.startswith("/mz/bulk/z"))]
@@ -267,9 +267,10 @@ def test_swap_zombie(case):
 
 def test_frozen_note(case):
     st = memcg_state_info(_memcgs(case)["/mz/ext4/leaf"], per_node=False)
-    assert "MEMCG_KMEM" in st.frozen["frozen"]
-    assert ("NR_FILE_PAGES" in st.frozen["frozen"]) == (kver(case) >= (7, 1))
-    assert "MEMCG_SWAP" in st.frozen["live"]
+    assert st.frozen is not None
+    assert "MEMCG_KMEM" in st.frozen.frozen
+    assert ("NR_FILE_PAGES" in st.frozen.frozen) == (kver(case) >= (7, 1))
+    assert "MEMCG_SWAP" in st.frozen.live
 
 
 def test_reparent_verdicts(case):
@@ -313,15 +314,15 @@ def test_cost(case):
         faults = []
         c = memcg_cost(m, faults)
         assert not faults, faults
-        assert c["estimate"] is True
-        assert c["total_bytes"] == sum(p["bytes"] for p in c["parts"]) > 0
-        assert c["total_raw_bytes"] == sum(p["raw_bytes"] for p in c["parts"])
-        assert all(p["bytes"] >= p["raw_bytes"] for p in c["parts"])
-        names = {p["name"] for p in c["parts"]}
+        assert c.to_dict()["estimate"] is True
+        assert c.total_bytes == sum(p.bytes for p in c.parts) > 0
+        assert c.total_raw_bytes == sum(p.raw_bytes for p in c.parts)
+        assert all(p.bytes >= p.raw_bytes for p in c.parts)
+        names = {p.name for p in c.parts}
         assert {"struct mem_cgroup", "struct mem_cgroup_per_node"} <= names
-        assert c["cgroup_removed"] == (path != "/mz/subtree/w")
-        assert ("struct cgroup" in names) == c["cgroup_removed"]
-        assert c["nr_nodes"] >= 1 and c["nr_cpus"] >= 1
+        assert c.cgroup_removed == (path != "/mz/subtree/w")
+        assert ("struct cgroup" in names) == c.cgroup_removed
+        assert c.nr_nodes >= 1 and c.nr_cpus is not None and c.nr_cpus >= 1
 
 
 def test_kmalloc_size():

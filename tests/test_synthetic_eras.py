@@ -20,6 +20,7 @@ from memcg_zombies.scan import ScanOptions  # noqa: E402
 from memcg_zombies.analysis import analyze  # noqa: E402
 from memcg_zombies.layout import layout  # noqa: E402
 from memcg_zombies.render import render_json, render_text  # noqa: E402
+from memcg_zombies.report import CacheRefcnt, PageCounter, Reparented, Stat  # noqa: E402
 from memcg_zombies.state import memcg_id_info, memcg_state_info  # noqa: E402
 from tests.synthetic.kernels import (  # noqa: E402
     BIAS,
@@ -43,11 +44,11 @@ def _zombie(report, path):
 
 
 def _pins(z, kind):
-    return [p for p in z.pins if p["kind"] == kind]
+    return [p for p in z.pins if p.kind == kind]
 
 
 def _verdict(z, mechanism):
-    return next(v for v in z.reparenting if v["mechanism"] == mechanism)
+    return next(v for v in z.reparenting if v.mechanism == mechanism)
 
 
 def _no_faults(report):
@@ -114,19 +115,19 @@ def test_synthetic_4_19_page_mem_cgroup_and_caches(scanner):
     assert z.entry.address == a["zombie"]
     assert z.entry.cgroup_id == 107 and z.entry.refcnt == 8 and z.entry.refcnt_dead
     (pc,) = _pins(z, "pagecache")
-    assert (pc["what"], pc["count"], pc["css_refs"]) == ("/data/log.txt (ext4)", 4, 4)
-    assert pc["detail"]["dirty"] == 1
+    assert (pc.what, pc.count, pc.css_refs) == ("/data/log.txt (ext4)", 4, 4)
+    assert pc.dirty == 1
     (slab,) = _pins(z, "slab")
-    assert (slab["count"], slab["unit"], slab["css_refs"]) == (3, "pages", 3)
-    assert slab["bytes"] == 3 * PAGE_SIZE
+    assert (slab.count, slab.unit, slab.css_refs) == (3, "pages", 3)
+    assert slab.bytes == 3 * PAGE_SIZE
     (kmem,) = _pins(z, "kmem")
-    assert (kmem["count"], kmem["css_refs"]) == (1, 1)
-    caches = {p["what"]: p for p in _pins(z, "kmem_cache")}
+    assert (kmem.count, kmem.css_refs) == (1, 1)
+    caches = {p.what: p for p in _pins(z, "kmem_cache")}
     assert set(caches) == {"dentry(7:zombie)", "kmalloc-64(7:zombie)"}
     for p in caches.values():
-        assert p["css_refs"] == 0 and p["detail"]["deactivated"] is True
-        assert p["detail"]["memcg"] == hex(a["zombie"])
-    assert caches["dentry(7:zombie)"]["detail"]["cache"] == hex(a["zc1"])
+        assert p.css_refs == 0 and p.deactivated is True
+        assert p.memcg == hex(a["zombie"])
+    assert caches["dentry(7:zombie)"].cache == hex(a["zc1"])
     # Every css ref explained: 4 LRU + 3 slab + 1 kmem pages.
     assert (z.explained_refs, z.unexplained_refs) == (8, 0)
     assert z.verdict.startswith("held by 4 page-cache pages of /data/log.txt (ext4), "
@@ -134,19 +135,19 @@ def test_synthetic_4_19_page_mem_cgroup_and_caches(scanner):
     assert z.pinned_bytes == 8 * PAGE_SIZE
 
     v = _verdict(z, "kmem_caches")
-    assert v["verdict"] == "not reparented"
-    assert v["evidence"]["own_caches"] == 2 and v["evidence"]["serial_nr"] == 7
-    assert v["evidence"]["caches_listed"] == [hex(a["zc1"]), hex(a["zc2"])]
-    assert v["evidence"]["kmem_state"] == 1
-    assert _verdict(z, "objcg")["verdict"] == "not in this kernel"
+    assert v.verdict == "not reparented"
+    assert v.evidence["own_caches"] == 2 and v.evidence["serial_nr"] == 7
+    assert v.evidence["caches_listed"] == [hex(a["zc1"]), hex(a["zc2"])]
+    assert v.evidence["kmem_state"] == 1
+    assert _verdict(z, "objcg").verdict == "not in this kernel"
 
-    assert z.state["css_refcnt"] == 8 and z.state["css_refcnt_mode"] == "atomic"
-    assert z.state["counters"]["memory"]["usage"] == 8
-    assert z.state["stats"]["NR_FILE_PAGES"] == {"value": 4, "flushed": 3, "unit": "pages",
-                                                 "bytes": 4 * PAGE_SIZE}
-    assert "NR_SLAB_UNRECLAIMABLE" in z.state["frozen"]["live"]
+    assert z.state is not None
+    assert z.state.css_refcnt == 8 and z.state.css_refcnt_mode == "atomic"
+    assert z.state.counters["memory"].usage == 8
+    assert z.state.stats["NR_FILE_PAGES"] == Stat(4, 3, "pages", 4 * PAGE_SIZE)
+    assert z.state.frozen is not None and "NR_SLAB_UNRECLAIMABLE" in z.state.frozen.live
     # The online memcg's cache is not the zombie's business.
-    assert all(a["online"] != int(p["detail"].get("memcg", "0"), 16) for p in z.pins)
+    assert all(a["online"] != int(p.detail.get("memcg", "0"), 16) for p in z.pins)
     assert "/zombie" in render_text(report)
     assert '"kmem_cache"' in render_json(report)
 
@@ -209,40 +210,40 @@ def test_synthetic_5_4_reparented_kmem_caches(scanner):
 
     job = _zombie(report, "/parent/job")
     (pc,) = _pins(job, "pagecache")
-    assert (pc["what"], pc["count"], pc["css_refs"]) == ("/srv/cache.db (xfs)", 5, 5)
+    assert (pc.what, pc.count, pc.css_refs) == ("/srv/cache.db (xfs)", 5, 5)
     (kmem,) = _pins(job, "kmem")
-    assert kmem["css_refs"] == 1
+    assert kmem.css_refs == 1
     assert _pins(job, "slab") == []  # slab pages name no memcg since v5.3
     (cache,) = _pins(job, "kmem_cache")
-    assert cache["what"] == "dentry(12:job) [reparented]"
-    assert cache["css_refs"] == 0 and cache["bytes"] == 0
-    d = cache["detail"]
-    assert d["pins"] is False and d["reparented_to"] == hex(a["parent"])
-    assert d["refcnt"] == 2 and d["refcnt_dead"] and d["slab_pages"] == 2
-    assert d["slab_bytes"] == 2 * PAGE_SIZE and d["deactivated"] is True
+    assert cache.what == "dentry(12:job) [reparented]"
+    assert cache.css_refs == 0 and cache.bytes == 0
+    assert cache.reparented == Reparented(hex(a["parent"]), 2 * PAGE_SIZE)
+    assert cache.refcnt == CacheRefcnt(2, True, 2) and cache.deactivated is True
+    assert cache.detail["pins"] is False and cache.detail["slab_bytes"] == 2 * PAGE_SIZE
     assert (job.explained_refs, job.unexplained_refs) == (6, 0)
     assert "kmem cache" not in job.verdict
 
     v = _verdict(job, "kmem_caches")
-    assert v["verdict"] == "reparented"
-    ev = v["evidence"]
+    assert v.verdict == "reparented"
+    ev = v.evidence
     assert ev["own_caches"] == 0 and ev["serial_nr"] == 12
     assert ev["ancestor"] == hex(a["parent"])
     assert ev["caches_on_ancestor"] == 1
     assert ev["caches_on_ancestor_listed"] == [hex(a["job_cache"])]
     assert ev["pointing_to_ancestor"] == 1 and ev["refcnt_dead"] == 1
-    assert job.state["stats"]["NR_FILE_PAGES"]["value"] == 5
-    assert job.state["stats"]["NR_FILE_PAGES"]["flushed"] == 4
+    assert job.state is not None
+    assert job.state.stats["NR_FILE_PAGES"].value == 5
+    assert job.state.stats["NR_FILE_PAGES"].flushed == 4
 
     stuck = _zombie(report, "/parent/stuck")
     (cache,) = _pins(stuck, "kmem_cache")
-    assert cache["what"] == "dentry(14:stuck)" and cache["css_refs"] == 1
-    assert cache["detail"]["refcnt"] == 4 and not cache["detail"]["refcnt_dead"]
-    assert cache["detail"]["slab_pages"] == 3 and cache["bytes"] == 3 * PAGE_SIZE
+    assert cache.what == "dentry(14:stuck)" and cache.css_refs == 1
+    assert cache.refcnt == CacheRefcnt(4, False, 3)
+    assert cache.reparented is None and cache.bytes == 3 * PAGE_SIZE
     assert (stuck.explained_refs, stuck.unexplained_refs) == (1, 0)
     assert stuck.verdict == "held by kmem cache dentry(14:stuck)"
     v = _verdict(stuck, "kmem_caches")
-    assert v["verdict"] == "not reparented" and v["evidence"]["own_caches"] == 1
+    assert v.verdict == "not reparented" and v.evidence["own_caches"] == 1
 
 
 # -- 4.9 -------------------------------------------------------------------------------
@@ -293,20 +294,20 @@ def test_synthetic_4_9_counters_id_and_pages(scanner):
     assert z.entry.state == "dying" and z.entry.cgroup_id == 103
     assert z.entry.nr_dying_descendants is None
     (shmem,) = _pins(z, "shmem")
-    assert (shmem["what"], shmem["count"], shmem["css_refs"]) == ("/var/tmp/x (tmpfs)", 2, 2)
+    assert (shmem.what, shmem.count, shmem.css_refs) == ("/var/tmp/x (tmpfs)", 2, 2)
     (slab,) = _pins(z, "slab")
-    assert (slab["count"], slab["css_refs"]) == (1, 1)
+    assert (slab.count, slab.css_refs) == (1, 1)
     (kmem,) = _pins(z, "kmem")
-    assert (kmem["count"], kmem["css_refs"]) == (1, 1)
+    assert (kmem.count, kmem.css_refs) == (1, 1)
     (cache,) = _pins(z, "kmem_cache")
-    assert cache["what"] == "kmalloc-32(3:b)" and cache["css_refs"] == 0
-    assert cache["detail"]["deactivated"] is True
+    assert cache.what == "kmalloc-32(3:b)" and cache.css_refs == 0
+    assert cache.deactivated is True
     assert (z.explained_refs, z.unexplained_refs) == (4, 0)
     v = _verdict(z, "kmem_caches")
-    assert v["verdict"] == "not reparented" and v["evidence"]["caches_listed"] == [hex(a["zc"])]
+    assert v.verdict == "not reparented" and v.evidence["caches_listed"] == [hex(a["zc"])]
 
     st = memcg_state_info(drgn.Object(k.prog, "struct mem_cgroup *", a["zombie"]))
-    assert st.counters["memory"] == {"usage": 4, "watermark": 0, "failcnt": 0}
+    assert st.counters["memory"] == PageCounter(usage=4, watermark=0, failcnt=0)
     assert (st.memcg_id, st.memcg_id_ref, st.in_id_table) == (2, 0, False)
     assert st.id_table == "mem_cgroup_idr"
     assert st.stats == {}  # 4.9's MEM_CGROUP_STAT_* items are not reported

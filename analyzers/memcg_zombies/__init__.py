@@ -12,7 +12,7 @@ Modules:
 - :mod:`memcg_zombies.faults`: the one fault guard (what it catches becomes a Fault)
 - :mod:`memcg_zombies.units`: how amounts are written
 - :mod:`memcg_zombies.percpu_ref`: reading ``struct percpu_ref`` exactly
-- :mod:`memcg_zombies.report`: the report model (no drgn)
+- :mod:`memcg_zombies.report`: the typed report model: pins, state, cost (no drgn)
 - :mod:`memcg_zombies.cgroups`: walking memcgs, their state and path
 - :mod:`memcg_zombies.scan`: the page scan, ``ScanOptions`` in, ``PageScan`` out (pure
   Python, or the C engine ``_scan``)

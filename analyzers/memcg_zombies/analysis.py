@@ -8,6 +8,8 @@ From a drgn session::
     >>> report = analyze(prog)
     >>> for z in report.zombies[:5]:
     ...     print(z.entry.path, z.verdict)
+    >>> z.pins[0]                   # typed: PagePin, SocketPin, SwapPin, ...
+    >>> z.memcg(prog).memory.usage  # back to the kernel's struct mem_cgroup
 
 How the memmap is scanned is an explicit :class:`~memcg_zombies.scan.ScanOptions`
 (the C engine's libkdumpfile readers need the vmcore's path; a session that does
@@ -30,7 +32,7 @@ from memcg_zombies.groups import group_rows, older_than, patterns
 from memcg_zombies.pinners import Context, Pin, collect
 from memcg_zombies.pins import explain, held_by, held_bytes, holding_kinds, sort_pins, verdict
 from memcg_zombies.reparent import memcg_reparenting
-from memcg_zombies.report import Fault, Report, Source, Zombie
+from memcg_zombies.report import Fault, Report, ScanStats, Source, Zombie
 from memcg_zombies.scan import ScanOptions
 from memcg_zombies.selection import NoMatch, select
 from memcg_zombies.state import memcg_state_info
@@ -79,22 +81,22 @@ def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = Tru
     found = collect(ctx)
     if ctx.page_scan is not None:
         report.source.scanner = ctx.page_scan.engine
-        report.source.scan = ctx.page_scan.metadata()
+        report.source.scan = ScanStats(**ctx.page_scan.metadata())
 
     walked: Dict[object, object] = {}  # lists shared between zombies, walked once
     for e in dying:
         memcg = zombies[e.address]
-        z = Zombie(e, pins=[p.to_dict() for p in sort_pins(found.get(e.address, []))])
+        z = Zombie(e, pins=sort_pins(found.get(e.address, [])))
         z.explained_refs, z.unexplained_refs = explain(e.refcnt, found.get(e.address, []))
         z.pinned_bytes, z.swap_bytes = held_bytes(found.get(e.address, []))
         z.verdict = verdict(e.refcnt, found.get(e.address, []))
         where = f"memcg {e.path or hex(e.address)}"
         z.reparenting = _step(
             faults, f"{where}: reparenting",
-            lambda: [v.to_dict() for v in memcg_reparenting(memcg, faults, cache=walked)], [])
+            lambda: memcg_reparenting(memcg, faults, cache=walked), [])
         z.state = _step(faults, f"{where}: counters",
-                        lambda: memcg_state_info(memcg, faults, per_node=False).to_dict(), {})
-        z.cost = _step(faults, f"{where}: cost", lambda: memcg_cost(memcg, faults), {})
+                        lambda: memcg_state_info(memcg, faults, per_node=False), None)
+        z.cost = _step(faults, f"{where}: cost", lambda: memcg_cost(memcg, faults), None)
         report.zombies.append(z)
 
     report.zombies.sort(key=lambda z: (z.pinned_bytes, z.swap_bytes, z.entry.refcnt or 0),
@@ -102,7 +104,7 @@ def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = Tru
     s = report.summary
     s.pinned_bytes = sum(z.pinned_bytes for z in report.zombies)
     s.swap_bytes = sum(z.swap_bytes for z in report.zombies)
-    s.cost_bytes = sum(z.cost.get("total_bytes", 0) or 0 for z in report.zombies)
+    s.cost_bytes = sum(z.cost.total_bytes for z in report.zombies if z.cost is not None)
     s.held_by = held_by((found.get(z.entry.address, []), z.unexplained_refs)
                         for z in report.zombies)
     _group(report, found, group_depth)

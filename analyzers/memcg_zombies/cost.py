@@ -12,11 +12,11 @@ kmalloc'ed parts are rounded up to the kmalloc size class (powers of two
 plus 96 and 192; above KMALLOC_MAX_CACHE_SIZE whole pages, power-of-two
 orders); per-CPU parts are size x possible CPUs, not rounded.
 
-    >>> memcg_cost(memcg)["total_bytes"]
+    >>> memcg_cost(memcg).total_bytes
     41216
 """
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from drgn import FaultError, Object, Program, TypeKind, sizeof
 
@@ -24,7 +24,7 @@ from memcg_zombies.cpus import possible_cpus
 from memcg_zombies.faults import warn_on_fault
 from memcg_zombies.helpers.mm import nodeinfo, page_size
 from memcg_zombies.layout import layout, per_program
-from memcg_zombies.report import Fault
+from memcg_zombies.report import CostPart, Fault, MemcgCost
 
 __all__ = ("kmalloc_size", "memcg_cost")
 
@@ -87,22 +87,20 @@ def _flex_elem(obj_type) -> int:
 class _Parts:
     def __init__(self, page: int) -> None:
         self.page = page
-        self.parts: List[Dict[str, Any]] = []
+        self.parts: List[CostPart] = []
 
     def kmalloc(self, name: str, raw: int, count: int = 1, how: str = "") -> None:
-        self.parts.append({"name": name, "raw_bytes": raw * count, "count": count,
-                           "bytes": kmalloc_size(raw, self.page) * count,
-                           "how": how or "kmalloc"})
+        self.parts.append(CostPart(name, raw * count, count, kmalloc_size(raw, self.page) * count,
+                                   how or "kmalloc"))
 
     def slab(self, name: str, raw: int, how: str) -> None:
-        self.parts.append({"name": name, "raw_bytes": raw, "count": 1, "bytes": raw,
-                           "how": how})
+        self.parts.append(CostPart(name, raw, 1, raw, how))
 
     def percpu(self, name: str, raw: int, cpus: Optional[int], count: int = 1) -> None:
         if cpus is None:
             return  # the possible-CPU mask was unreadable (one fault says so)
-        self.parts.append({"name": name, "raw_bytes": raw * cpus * count, "count": count,
-                           "bytes": raw * cpus * count, "how": f"per-CPU x {cpus}"})
+        self.parts.append(CostPart(name, raw * cpus * count, count, raw * cpus * count,
+                                   f"per-CPU x {cpus}"))
 
 
 def _percpu_ref_parts(parts: _Parts, name: str, ref: Object, cpus: Optional[int]) -> None:
@@ -130,13 +128,11 @@ def _cgroup_removed(memcg: Object) -> bool:
     return not memcg.css.cgroup.self.flags.value_() & lay.cgroup.CSS_ONLINE
 
 
-def memcg_cost(memcg: Object, faults: Optional[List[Fault]] = None) -> Dict[str, Any]:
+def memcg_cost(memcg: Object, faults: Optional[List[Fault]] = None) -> MemcgCost:
     """
-    ``{"estimate": True, "note", "nr_cpus", "nr_nodes", "parts": [{"name",
-    "bytes", "raw_bytes", "count", "how"}], "total_bytes", "total_raw_bytes",
-    "cgroup_removed"}``. ``bytes`` is rounded to the allocator's size class,
-    ``raw_bytes`` is the type size. Parts that cannot be read are skipped
-    with a fault.
+    The parts of the memcg's own structures (:class:`~memcg_zombies.report.MemcgCost`):
+    each part's ``bytes`` is rounded to the allocator's size class, ``raw_bytes`` is
+    the type size. Parts that cannot be read are skipped with a fault.
     """
     if faults is None:
         faults = []
@@ -236,19 +232,9 @@ def memcg_cost(memcg: Object, faults: Optional[List[Fault]] = None) -> Dict[str,
     step("orig_objcg", own_objcg)
     step("cgroup", cgroup)
 
-    total = sum(p["bytes"] for p in parts.parts)
     removed = None
     try:
         removed = _cgroup_removed(memcg)
     except FaultError:
         pass
-    return {
-        "estimate": True,
-        "note": _NOTE,
-        "nr_cpus": cpus,
-        "nr_nodes": len(pns),
-        "cgroup_removed": removed,
-        "parts": parts.parts,
-        "total_bytes": total,
-        "total_raw_bytes": sum(p["raw_bytes"] for p in parts.parts),
-    }
+    return MemcgCost(_NOTE, cpus, len(pns), removed, parts.parts)

@@ -27,7 +27,9 @@ boots; before v5.5 (32-bit ids) the order breaks where the allocation wrapped.
 import re
 from bisect import bisect_right
 from collections import defaultdict
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from memcg_zombies.report import Group
 
 __all__ = ("patterns", "group_rows", "older_than")
 
@@ -78,7 +80,7 @@ def _parent(pattern: str) -> str:
 
 
 def group_rows(zombies: Iterable[Tuple[str, Optional[int], int, int, Iterable[str]]],
-               live: Iterable[Tuple[str, int]]) -> List[Dict[str, Any]]:
+               live: Iterable[Tuple[str, int]]) -> List[Group]:
     """
     The groups, most pinned memory (then most members) first, from each zombie's
     (pattern, cgroup id, pinned bytes, swap bytes, kinds holding it) and the live
@@ -87,31 +89,26 @@ def group_rows(zombies: Iterable[Tuple[str, Optional[int], int, int, Iterable[st
     newest member is older than, and the live cgroups under the pattern's literal
     parent with how many of them are newer than the newest member.
     """
-    rows: Dict[str, Dict[str, Any]] = {}
+    rows: Dict[str, Group] = {}
     for pattern, cid, pinned, swap, kinds in zombies:
-        r = rows.setdefault(pattern, {"pattern": pattern, "count": 0, "pinned_bytes": 0,
-                                      "swap_bytes": 0, "kinds": {}, "oldest_cgroup_id": None,
-                                      "newest_cgroup_id": None})
-        r["count"] += 1
-        r["pinned_bytes"] += pinned
-        r["swap_bytes"] += swap
+        r = rows.setdefault(pattern, Group(pattern, 0, 0, 0, {}, None, None))
+        r.count += 1
+        r.pinned_bytes += pinned
+        r.swap_bytes += swap
         for k in kinds:
-            r["kinds"][k] = r["kinds"].get(k, 0) + 1
+            r.kinds[k] = r.kinds.get(k, 0) + 1
         if cid is not None:
-            r["oldest_cgroup_id"] = cid if r["oldest_cgroup_id"] is None \
-                else min(r["oldest_cgroup_id"], cid)
-            r["newest_cgroup_id"] = cid if r["newest_cgroup_id"] is None \
-                else max(r["newest_cgroup_id"], cid)
+            r.oldest_cgroup_id = cid if r.oldest_cgroup_id is None else min(r.oldest_cgroup_id, cid)
+            r.newest_cgroup_id = cid if r.newest_cgroup_id is None else max(r.newest_cgroup_id, cid)
     live = list(live)
     live_ids = sorted(cid for _, cid in live)
     for r in rows.values():
-        r["kinds"] = dict(sorted(r["kinds"].items(), key=lambda kv: (-kv[1], kv[0])))
-        newest = r["newest_cgroup_id"]
-        r["newest_older_than_live"] = older_than(newest, live_ids)
-        parent = _parent(r["pattern"])
-        under = [cid for path, cid in live if path.startswith(parent.rstrip("/") + "/")]
-        r["parent"] = parent
-        r["live_under_parent"] = len(under)
-        r["live_under_parent_newer"] = None if newest is None else \
+        r.kinds = dict(sorted(r.kinds.items(), key=lambda kv: (-kv[1], kv[0])))
+        newest = r.newest_cgroup_id
+        r.newest_older_than_live = older_than(newest, live_ids)
+        r.parent = _parent(r.pattern)
+        under = [cid for path, cid in live if path.startswith(r.parent.rstrip("/") + "/")]
+        r.live_under_parent = len(under)
+        r.live_under_parent_newer = None if newest is None else \
             sum(1 for cid in under if cid > newest)
-    return sorted(rows.values(), key=lambda r: (-r["pinned_bytes"], -r["count"], r["pattern"]))
+    return sorted(rows.values(), key=lambda r: (-r.pinned_bytes, -r.count, r.pattern))

@@ -7,9 +7,10 @@ first: how much of the css refcount they explain, how much memory they hold, and
 one-line verdict such as "held by 1024 shmem pages of /cache.bin (tmpfs)".
 """
 
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+from dataclasses import replace
+from typing import Dict, Iterable, List, Optional, Set, Tuple
 
-from memcg_zombies.pinners import Pin
+from memcg_zombies.report import HeldBy, Pin
 from memcg_zombies.units import unit_of
 
 __all__ = ("explain", "held_bytes", "held_by", "holding_kinds", "verdict", "sort_pins")
@@ -28,8 +29,8 @@ def explain(refcnt: Optional[int], pins: List[Pin]) -> Tuple[int, Optional[int]]
 
 def held_bytes(pins: List[Pin]) -> Tuple[int, int]:
     """(bytes of RAM, bytes of swap) the pins keep allocated."""
-    ram = sum(p.bytes for p in pins if not p.detail.get("on_swap"))
-    swap = sum(p.bytes for p in pins if p.detail.get("on_swap"))
+    ram = sum(p.bytes for p in pins if not p.on_swap)
+    swap = sum(p.bytes for p in pins if p.on_swap)
     return ram, swap
 
 
@@ -79,8 +80,7 @@ def _grouped(pins: List[Pin]) -> List[Pin]:
             g.css_refs += p.css_refs
             g.what = ""
         else:
-            by_kind[p.kind] = Pin(p.kind, p.what, p.count, p.unit, p.bytes, p.css_refs,
-                                  dict(p.detail))
+            by_kind[p.kind] = replace(p)
             out.append(by_kind[p.kind])
     return sort_pins(out)
 
@@ -128,7 +128,7 @@ def holding_kinds(pins: List[Pin], unexplained: Optional[int]) -> Set[str]:
     return kinds | ({"unexplained"} if unexplained and unexplained > 0 else set())
 
 
-def held_by(zombies: Iterable[Tuple[List[Pin], Optional[int]]]) -> List[Dict[str, Any]]:
+def held_by(zombies: Iterable[Tuple[List[Pin], Optional[int]]]) -> List[HeldBy]:
     """
     What holds the dying memcgs, per kind of pin, from each zombie's (pins, refs
     left unexplained): how many memcgs pins of a kind hold (css refs), how many
@@ -136,23 +136,21 @@ def held_by(zombies: Iterable[Tuple[List[Pin], Optional[int]]]) -> List[Dict[str
     how much they pin. Unexplained refs count as a kind of their own. The fleet
     question: with 100,000 zombies, which referrers keep most of them.
     """
-    rows: Dict[str, Dict[str, Any]] = {}
+    rows: Dict[str, HeldBy] = {}
     for pins, unexplained in zombies:
         kinds = holding_kinds(pins, unexplained)
         for p in pins:
             if p.css_refs <= 0:
                 continue  # reparented, or never a css ref: listed, not holding
-            r = rows.setdefault(p.kind, {"kind": p.kind, "memcgs": 0, "alone": 0, "count": 0,
-                                         "unit": p.unit, "bytes": 0})
-            if p.unit == r["unit"]:
-                r["count"] += p.count
-            r["bytes"] += p.bytes
-        if "unexplained" in kinds:
-            r = rows.setdefault("unexplained", {"kind": "unexplained", "memcgs": 0, "alone": 0,
-                                                "count": 0, "unit": "refs", "bytes": 0})
-            r["count"] += unexplained
+            r = rows.setdefault(p.kind, HeldBy(p.kind, 0, 0, 0, p.unit, 0))
+            if p.unit == r.unit:
+                r.count += p.count
+            r.bytes += p.bytes
+        if unexplained and "unexplained" in kinds:
+            rows.setdefault("unexplained", HeldBy("unexplained", 0, 0, 0, "refs", 0)).count \
+                += unexplained
         for k in kinds:
-            rows[k]["memcgs"] += 1
+            rows[k].memcgs += 1
             if len(kinds) == 1:
-                rows[k]["alone"] += 1
-    return sorted(rows.values(), key=lambda r: (r["memcgs"], r["alone"], r["bytes"]), reverse=True)
+                rows[k].alone += 1
+    return sorted(rows.values(), key=lambda r: (r.memcgs, r.alone, r.bytes), reverse=True)

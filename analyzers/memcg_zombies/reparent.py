@@ -4,7 +4,7 @@ Reparenting verdicts
 
 At offline the kernel hands some of a memcg's charges to its parent
 (docs/kernel-eras.md sections 0, 2, 3, 5). For one dying memcg, :func:`memcg_reparenting`
-returns one :class:`Verdict` per mechanism:
+returns one :class:`~memcg_zombies.report.Reparenting` per mechanism:
 
 - ``kmem_caches``: per-memcg slab caches moved to the parent (v5.3..v5.8;
   before v5.3 they are never moved: "not reparented")
@@ -20,7 +20,6 @@ Every list walk is bounded; a dying memcg's own ``objcg_list`` head is never
 walked (it is stale on 6.1/6.12: docs/kernel-eras.md section 9).
 """
 
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from drgn import FaultError, Object, Program, container_of
@@ -32,7 +31,7 @@ from memcg_zombies.helpers.memcg import memcg_private_id
 from memcg_zombies.helpers.mm import nodeinfo
 from memcg_zombies.layout import layout
 from memcg_zombies.percpu_ref import percpu_ref_read
-from memcg_zombies.report import Fault
+from memcg_zombies.report import Fault, Reparenting
 
 __all__ = (
     "REPARENTED",
@@ -40,7 +39,6 @@ __all__ = (
     "PARTIAL",
     "NOT_IN_KERNEL",
     "UNKNOWN",
-    "Verdict",
     "memcg_reparenting",
     "nearest_online_ancestor",
     "kmem_caches_verdict",
@@ -60,20 +58,6 @@ UNKNOWN = "unknown"
 MAX_STEPS = 100000
 #: At most this many addresses are listed in evidence.
 MAX_LISTED = 16
-
-
-@dataclass
-class Verdict:
-    mechanism: str
-    verdict: str
-    reason: str
-    evidence: Dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> Dict[str, Any]:
-        # Not dataclasses.asdict: its deep copy was a third of a 1,000-zombie
-        # analysis, and evidence is built fresh for each verdict anyway.
-        return {"mechanism": self.mechanism, "verdict": self.verdict, "reason": self.reason,
-                "evidence": self.evidence}
 
 
 def _hex(value: int) -> str:
@@ -120,7 +104,7 @@ def _ancestor(memcg: Object) -> Optional[Object]:
 
 
 def kmem_caches_verdict(memcg: Object, faults: List[Fault],
-                        max_steps: int = MAX_STEPS) -> Verdict:
+                        max_steps: int = MAX_STEPS) -> Reparenting:
     """
     v5.3..v5.8: memcg_deactivate_kmem_caches() moved the memcg's caches onto
     the parent's ``kmem_caches`` list and set ``memcg_params.memcg`` to the
@@ -131,7 +115,7 @@ def kmem_caches_verdict(memcg: Object, faults: List[Fault],
     lay = layout(prog)
     mech = "kmem_caches"
     if not lay.reparent.memcg_params:
-        return Verdict(mech, NOT_IN_KERNEL, "struct kmem_cache has no memcg_params "
+        return Reparenting(mech, NOT_IN_KERNEL, "struct kmem_cache has no memcg_params "
                        "(one set of caches for everyone since v5.9, or no kmem accounting)")
     where = f"kmem_caches of memcg {memcg.value_():#x}"
     serial = memcg.css.serial_nr.value_()
@@ -150,9 +134,9 @@ def kmem_caches_verdict(memcg: Object, faults: List[Fault],
                 ev[f] = getattr(memcg, f).value_()
         how = "before v5.3 per-memcg caches are only deactivated, never reparented"
         if own:
-            return Verdict(mech, NOT_REPARENTED, f"{len(own)} caches still charge the memcg "
+            return Reparenting(mech, NOT_REPARENTED, f"{len(own)} caches still charge the memcg "
                            f"({how})", ev)
-        return Verdict(mech, NOT_REPARENTED, f"no per-memcg caches left ({how})", ev)
+        return Reparenting(mech, NOT_REPARENTED, f"no per-memcg caches left ({how})", ev)
     own = _walk(memcg.kmem_caches.address_of_(), max_steps, where, faults)
     ev = {"own_caches": len(own), "serial_nr": serial}
     anc = _ancestor(memcg)
@@ -176,8 +160,8 @@ def kmem_caches_verdict(memcg: Object, faults: List[Fault],
         ev["pointing_to_ancestor"] = pointing
         ev["refcnt_dead"] = dead
     if own:
-        return Verdict(mech, NOT_REPARENTED, f"{len(own)} caches still on the memcg's own list", ev)
-    return Verdict(mech, REPARENTED, f"own kmem_caches list empty; {len(moved)} of its "
+        return Reparenting(mech, NOT_REPARENTED, f"{len(own)} caches still on the memcg's own list", ev)
+    return Reparenting(mech, REPARENTED, f"own kmem_caches list empty; {len(moved)} of its "
                    "caches found on the nearest online ancestor's list", ev)
 
 
@@ -233,7 +217,7 @@ def _objcgs_on(ancestor: Object, objcg_list: Object, max_steps: int,
 
 
 def objcg_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS,
-                  cache: Optional[Dict[Any, Any]] = None) -> Verdict:
+                  cache: Optional[Dict[Any, Any]] = None) -> Reparenting:
     """
     v5.9..v7.0: memcg_reparent_objcgs() set ``memcg->objcg`` to NULL, pointed
     every objcg on the memcg's list at the parent and spliced them onto the
@@ -244,7 +228,7 @@ def objcg_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS
     lay = layout(memcg.prog_)
     mech = "objcg"
     if lay.reparent.objcg is None:
-        return Verdict(mech, NOT_IN_KERNEL, "no obj_cgroup in this kernel (before v5.9)")
+        return Reparenting(mech, NOT_IN_KERNEL, "no obj_cgroup in this kernel (before v5.9)")
     anc = _ancestor(memcg)
     ev: Dict[str, Any] = {"ancestor": None if anc is None else _hex(anc.value_())}
     me = memcg.value_()
@@ -304,11 +288,11 @@ def objcg_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS
     n = len(holders)
     if done == n:
         how = "objcg NULL" + (", orig_objcg->memcg is an ancestor" if lay.reparent.orig_objcg else "")
-        return Verdict(mech, REPARENTED, f"{how} ({n} holder{'s' if n > 1 else ''})", ev)
+        return Reparenting(mech, REPARENTED, f"{how} ({n} holder{'s' if n > 1 else ''})", ev)
     if done == 0:
-        return Verdict(mech, NOT_REPARENTED, "objcg still attached to the memcg "
+        return Reparenting(mech, NOT_REPARENTED, "objcg still attached to the memcg "
                        "(offline not finished?)", ev)
-    return Verdict(mech, PARTIAL, f"{done} of {n} nodes reparented", ev)
+    return Reparenting(mech, PARTIAL, f"{done} of {n} nodes reparented", ev)
 
 
 # -- (c) list_lru ---------------------------------------------------------
@@ -335,7 +319,7 @@ def _long_min(prog: Program) -> int:
 
 
 def list_lru_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_STEPS,
-                     cache: Optional[Dict[Any, Any]] = None) -> Verdict:
+                     cache: Optional[Dict[Any, Any]] = None) -> Reparenting:
     """
     Up to v6.12 offline rewrote ``kmemcg_id`` of the memcg and its
     descendants to the parent's and spliced the lists (v6.1+: and erased the
@@ -348,7 +332,7 @@ def list_lru_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_ST
     lay = layout(prog)
     mech = "list_lru"
     if lay.reparent.list_lru_head is None or not lay.reparent.memcg_kmemcg_id:
-        return Verdict(mech, NOT_IN_KERNEL, "no memcg-aware list_lru (CONFIG_MEMCG_KMEM off?)")
+        return Reparenting(mech, NOT_IN_KERNEL, "no memcg-aware list_lru (CONFIG_MEMCG_KMEM off?)")
     kid = memcg.kmemcg_id.value_()
     anc = _ancestor(memcg)
     anc_kid = None if anc is None else anc.kmemcg_id.value_()
@@ -370,18 +354,18 @@ def list_lru_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_ST
         # the id was freed and taken by a new memcg.
         index = kid
         if mid != kid and _id_reused(prog, kid, memcg):
-            return Verdict(mech, UNKNOWN, f"kmemcg_id {kid} was reused by another memcg", ev)
+            return Reparenting(mech, UNKNOWN, f"kmemcg_id {kid} was reused by another memcg", ev)
     else:
         if kid != anc_kid and kid >= 0:
             if lay.reparent.memcg_kmem_state:
                 ev["kmem_state"] = memcg.kmem_state.value_()
-            return Verdict(mech, NOT_REPARENTED if anc_kid is not None else UNKNOWN,
+            return Reparenting(mech, NOT_REPARENTED if anc_kid is not None else UNKNOWN,
                            "kmemcg_id is not the nearest online ancestor's", ev)
         # The old index is still known only while the memcg id lives.
         index = mid if mid else None
 
     if index is None or lay.reparent.list_lru_memcg != "xarray":
-        return Verdict(mech, REPARENTED, "kmemcg_id rewritten to the nearest online "
+        return Reparenting(mech, REPARENTED, "kmemcg_id rewritten to the nearest online "
                        "ancestor's (the old index is gone, lists not checked one by one)", ev)
 
     live, dead_marked = [], 0
@@ -401,11 +385,11 @@ def list_lru_verdict(memcg: Object, faults: List[Fault], max_steps: int = MAX_ST
     ev.update(index=index, lrus_with_entry=len(live), lrus_dead_marked=dead_marked,
               listed=[_hex(a) for a in live[:MAX_LISTED]])
     if not live:
-        return Verdict(mech, REPARENTED, f"no list_lru keeps an entry for index {index}"
+        return Reparenting(mech, REPARENTED, f"no list_lru keeps an entry for index {index}"
                        + ("" if lay.reparent.list_lru_dead_marker else "; kmemcg_id is the ancestor's"), ev)
     if len(live) == len(lrus):
-        return Verdict(mech, NOT_REPARENTED, f"every list_lru still has lists for index {index}", ev)
-    return Verdict(mech, PARTIAL, f"{len(live)} of {len(lrus)} list_lrus still have lists "
+        return Reparenting(mech, NOT_REPARENTED, f"every list_lru still has lists for index {index}", ev)
+    return Reparenting(mech, PARTIAL, f"{len(live)} of {len(lrus)} list_lrus still have lists "
                    f"for index {index}", ev)
 
 
@@ -420,7 +404,7 @@ def _id_reused(prog: Program, index: int, memcg: Object) -> bool:
 # -- (d) LRU folios, v7.1+ --------------------------------------------------
 
 
-def lru_folios_verdict(memcg: Object, faults: List[Fault]) -> Verdict:
+def lru_folios_verdict(memcg: Object, faults: List[Fault]) -> Reparenting:
     """
     v7.1+: lru_reparent_memcg() / lru_gen_reparent_memcg() splice the memcg's
     LRU lists into the parent's at offline, so every ``lruvec.lists[]`` (and
@@ -454,17 +438,17 @@ def lru_folios_verdict(memcg: Object, faults: List[Fault]) -> Verdict:
     ev = {"nodes": len(nodes), "nonempty_lists": nonempty[:MAX_LISTED],
           "nonempty_count": len(nonempty), "poisoned_heads": imaginary}
     if not lay.reparent.lru_reparent:
-        return Verdict(mech, NOT_IN_KERNEL, "LRU folios stay with the dead memcg before v7.1 "
+        return Reparenting(mech, NOT_IN_KERNEL, "LRU folios stay with the dead memcg before v7.1 "
                        f"({len(nonempty)} non-empty LRU lists)", ev)
     if not nonempty:
-        return Verdict(mech, REPARENTED, "every LRU list of the memcg is empty", ev)
-    return Verdict(mech, NOT_REPARENTED, f"{len(nonempty)} LRU lists still hold folios", ev)
+        return Reparenting(mech, REPARENTED, "every LRU list of the memcg is empty", ev)
+    return Reparenting(mech, NOT_REPARENTED, f"{len(nonempty)} LRU lists still hold folios", ev)
 
 
 # -- (e) deferred split queue -------------------------------------------------
 
 
-def deferred_split_verdict(memcg: Object, faults: List[Fault]) -> Verdict:
+def deferred_split_verdict(memcg: Object, faults: List[Fault]) -> Reparenting:
     """
     v6.19 reparents ``memcg->deferred_split_queue`` at offline
     (reparent_deferred_split_queue); before, partially mapped THPs stay
@@ -473,30 +457,30 @@ def deferred_split_verdict(memcg: Object, faults: List[Fault]) -> Verdict:
     lay = layout(memcg.prog_)
     mech = "deferred_split"
     if not lay.reparent.memcg_deferred_split:
-        return Verdict(mech, NOT_IN_KERNEL, "no per-memcg deferred split queue")
+        return Reparenting(mech, NOT_IN_KERNEL, "no per-memcg deferred split queue")
     q = memcg.deferred_split_queue
     ev = {"split_queue_len": q.split_queue_len.value_(),
           "list_empty": _list_empty(q.split_queue)}
     if not lay.reparent.deferred_split_reparent:
-        return Verdict(mech, NOT_IN_KERNEL, "queue not reparented before v6.19 "
+        return Reparenting(mech, NOT_IN_KERNEL, "queue not reparented before v6.19 "
                        f"({ev['split_queue_len']} THPs queued on the dead memcg)", ev)
     if ev["list_empty"] and not ev["split_queue_len"]:
-        return Verdict(mech, REPARENTED, "deferred split queue empty", ev)
-    return Verdict(mech, NOT_REPARENTED, "deferred split queue still holds THPs", ev)
+        return Reparenting(mech, REPARENTED, "deferred split queue empty", ev)
+    return Reparenting(mech, NOT_REPARENTED, "deferred split queue still holds THPs", ev)
 
 
-def _guard(mech: str, faults: List[Fault], memcg: Object, fn, *args) -> Verdict:
+def _guard(mech: str, faults: List[Fault], memcg: Object, fn, *args) -> Reparenting:
     with warn_on_fault(faults, f"{mech} of memcg {memcg.value_():#x}",
                        memcg.value_()) as caught:
         return fn(memcg, faults, *args)
-    return Verdict(mech, UNKNOWN, f"unreadable: {caught.error}")
+    return Reparenting(mech, UNKNOWN, f"unreadable: {caught.error}")
 
 
 def memcg_reparenting(memcg: Object, faults: Optional[List[Fault]] = None,
                       max_steps: int = MAX_STEPS,
-                      cache: Optional[Dict[Any, Any]] = None) -> List[Verdict]:
+                      cache: Optional[Dict[Any, Any]] = None) -> List[Reparenting]:
     """
-    One :class:`Verdict` per mechanism for a dying ``struct mem_cgroup *``. Pass
+    One :class:`Reparenting` per mechanism for a dying ``struct mem_cgroup *``. Pass
     the same ``cache`` dict for every memcg of one report: lists shared by siblings
     (an ancestor's objcg_list, the global list of memcg-aware lrus) are then
     walked once.

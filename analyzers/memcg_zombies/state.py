@@ -6,16 +6,16 @@ Reference counts, the private memcg id, page counters and memory.stat
 equivalents of one ``struct mem_cgroup``, read the way the kernel reads them
 in every era (see :mod:`memcg_zombies.layout` for how the era is decided).
 
-Everything is a plain dict or dataclass; what cannot be read is None and a
-:class:`~memcg_zombies.report.Fault` is appended to the caller's list.
+The results are the report model's :class:`~memcg_zombies.report.MemcgState`;
+what cannot be read is None and a :class:`~memcg_zombies.report.Fault` is
+appended to the caller's list.
 
     >>> from memcg_zombies.state import memcg_state_info
-    >>> memcg_state_info(memcg).to_dict()["stats"]["NR_SHMEM"]
-    {'value': 1024, 'unit': 'pages', 'bytes': 4194304, 'flushed': 1024, ...}
+    >>> memcg_state_info(memcg).stats["NR_SHMEM"]
+    Stat(value=1024, flushed=1024, unit='pages', bytes=4194304)
 """
 
-from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Dict, List, Optional, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from drgn import Object, Program
 from drgn.helpers.linux.idr import idr_find
@@ -28,12 +28,11 @@ from memcg_zombies.helpers.memcg import atomic_read, memcg_hierarchy, memcg_priv
 from memcg_zombies.helpers.mm import nodeinfo, page_size
 from memcg_zombies.layout import layout
 from memcg_zombies.percpu_ref import percpu_ref_read
-from memcg_zombies.report import Fault
+from memcg_zombies.report import Fault, FrozenNote, MemcgState, PageCounter, Stat
 
 __all__ = (
     "STAT_ITEMS",
     "LRU_LIST_ITEMS",
-    "MemcgState",
     "memcg_state_info",
     "memcg_refcount",
     "memcg_id_info",
@@ -85,42 +84,6 @@ _SLAB_ITEMS = ("NR_SLAB_RECLAIMABLE_B", "NR_SLAB_UNRECLAIMABLE_B",
 _KMEM_ITEMS = ("MEMCG_KMEM", "MEMCG_PERCPU_B", "MEMCG_VMALLOC") + _SLAB_ITEMS
 _LRU_ITEMS = ("NR_FILE_PAGES", "NR_ANON_MAPPED", "NR_SHMEM", "NR_FILE_DIRTY",
               "NR_WRITEBACK", "NR_SWAPCACHE") + LRU_LIST_ITEMS
-
-
-@dataclass
-class MemcgState:
-    """What :func:`memcg_state_info` returns. None means unreadable or absent."""
-
-    address: int
-    #: css.refcnt summed exactly (percpu_ref_read), DEAD flag, mode.
-    css_refcnt: Optional[int] = None
-    css_refcnt_dead: Optional[bool] = None
-    css_refcnt_mode: Optional[str] = None
-    #: memcg->id.id, memcg->id.ref, and whether the id table maps id -> memcg.
-    memcg_id: Optional[int] = None
-    memcg_id_ref: Optional[int] = None
-    in_id_table: Optional[bool] = None
-    #: "<symbol>" of the table searched.
-    id_table: Optional[str] = None
-    #: name -> {"usage", "watermark", "failcnt"} in pages (:func:`page_counters`).
-    counters: Dict[str, Dict[str, Optional[int]]] = field(default_factory=dict)
-    #: item -> {"value", "flushed", "unit", "bytes"} (:func:`memcg_stats`).
-    stats: Dict[str, Dict[str, Any]] = field(default_factory=dict)
-    #: how the stats were computed for this kernel.
-    stats_method: Optional[str] = None
-    #: node -> item -> value, node items only (:func:`memcg_node_stats`).
-    node_stats: Dict[int, Dict[str, Optional[int]]] = field(default_factory=dict)
-    #: what the kernel no longer updates on this memcg (:func:`frozen_note`).
-    frozen: Dict[str, Any] = field(default_factory=dict)
-    page_size: int = 4096
-
-    def to_dict(self) -> Dict[str, Any]:
-        # Shallow (not dataclasses.asdict's deep copy): the dicts are this
-        # object's own, built for it.
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
-        d["address"] = hex(self.address)
-        d["node_stats"] = {str(k): v for k, v in self.node_stats.items()}
-        return d
 
 
 def _try(faults: List[Fault], where: str, address: Optional[int],
@@ -197,9 +160,9 @@ def _idr_layers_find(idr: Object, ident: int) -> int:
     return p.value_()
 
 
-def page_counters(memcg: Object, hierarchy: Optional[str] = None) -> Dict[str, Dict[str, Optional[int]]]:
+def page_counters(memcg: Object, hierarchy: Optional[str] = None) -> Dict[str, PageCounter]:
     """
-    ``{name: {"usage", "watermark", "failcnt"}}`` in pages for the memcg's
+    ``{name: PageCounter}`` (usage, watermark, failcnt in pages) for the memcg's
     page counters. ``swap`` and ``memsw`` share storage on most kernels: the
     one that does not match the hierarchy ("cgroup2" -> swap, "cgroup1" ->
     memsw) is left out when known. ``kmem`` and ``tcpmem`` are charged only on
@@ -212,11 +175,8 @@ def page_counters(memcg: Object, hierarchy: Optional[str] = None) -> Dict[str, D
     out = {}
     for name in names:
         pc = getattr(memcg, name)
-        out[name] = {
-            "usage": atomic_read(getattr(pc, lay.state.page_counter_usage)),
-            "watermark": pc.watermark.value_(),
-            "failcnt": pc.failcnt.value_(),
-        }
+        out[name] = PageCounter(usage=atomic_read(getattr(pc, lay.state.page_counter_usage)),
+                                watermark=pc.watermark.value_(), failcnt=pc.failcnt.value_())
     return out
 
 
@@ -250,8 +210,8 @@ def _percpu_delta(percpu: Object, cur: str, prev: Optional[str], slot: int) -> i
     return total
 
 
-def _memcg_stat(memcg: Object, item: int, slot: int) -> Dict[str, Any]:
-    # {"value": exact, "flushed": what memory.stat reads without a flush}
+def _memcg_stat(memcg: Object, item: int, slot: int) -> Tuple[int, int]:
+    # (exact value, what memory.stat reads without a flush)
     lay = layout(memcg.prog_)
     mode = lay.state.vmstats
     if mode in ("rstat_ptr", "rstat_embedded"):
@@ -264,7 +224,7 @@ def _memcg_stat(memcg: Object, item: int, slot: int) -> Dict[str, Any]:
         flushed = vm.state[slot].value_()
         pending = vm.state_pending[slot].value_()
         delta = _percpu_delta(memcg.vmstats_percpu, "state", "state_prev", slot)
-        return {"value": flushed + pending + delta, "flushed": flushed}
+        return flushed + pending + delta, flushed
     if mode == "atomic":
         # v5.2..v5.12: vmstats[] is the hierarchical atomic; each CPU batches
         # up to MEMCG_CHARGE_BATCH in vmstats_percpu->stat[] before adding
@@ -272,16 +232,16 @@ def _memcg_stat(memcg: Object, item: int, slot: int) -> Dict[str, Any]:
         # atomic.
         flushed = atomic_read(memcg.vmstats[slot])
         delta = _percpu_delta(memcg.vmstats_percpu, "stat", None, slot)
-        return {"value": flushed + delta, "flushed": flushed}
+        return flushed + delta, flushed
     if mode == "atomic_stat":
         # v4.16..v5.1: local (not hierarchical) atomic stat[] + batched stat_cpu.
         flushed = atomic_read(memcg.stat[slot])
         delta = _percpu_delta(memcg.stat_cpu, "count", None, slot)
-        return {"value": flushed + delta, "flushed": flushed}
+        return flushed + delta, flushed
     if mode == "percpu":
         # v4.9: purely per-CPU, local values.
         total = _percpu_delta(memcg.stat, "count", None, slot)
-        return {"value": total, "flushed": total}
+        return total, total
     raise LookupError("no memcg statistics in this kernel")
 
 
@@ -295,9 +255,9 @@ _STATS_METHOD = {
 
 
 def memcg_stats(memcg: Object, faults: Optional[List[Fault]] = None,
-                items=STAT_ITEMS) -> Dict[str, Dict[str, Any]]:
+                items=STAT_ITEMS) -> Dict[str, Stat]:
     """
-    memory.stat equivalents: ``{item: {"value", "flushed", "unit", "bytes"}}``.
+    memory.stat equivalents: ``{item: Stat}`` (value, flushed, unit, bytes).
 
     ``value`` is exact at dump time: it includes per-CPU deltas no flush has
     folded in yet. ``flushed`` is what memory.stat would have printed without
@@ -310,7 +270,7 @@ def memcg_stats(memcg: Object, faults: Optional[List[Fault]] = None,
         faults = []
     prog = memcg.prog_
     psize = page_size(prog)
-    out: Dict[str, Dict[str, Any]] = {}
+    out: Dict[str, Stat] = {}
     for name in items:
         item = _enum(prog, name)
         if item is None:
@@ -322,11 +282,9 @@ def memcg_stats(memcg: Object, faults: Optional[List[Fault]] = None,
         unit = "bytes" if name.endswith("_B") else "pages"
         got = _try(faults, f"memcg {memcg.value_():#x} stat {name}", memcg.value_(),
                    lambda: _memcg_stat(memcg, item, slot))
-        if got is None:
-            got = {"value": None, "flushed": None}
+        value, flushed = (None, None) if got is None else got
         scale = 1 if unit == "bytes" else psize
-        got.update(unit=unit, bytes=None if got["value"] is None else got["value"] * scale)
-        out[name] = got
+        out[name] = Stat(value, flushed, unit, None if value is None else value * scale)
     return out
 
 
@@ -377,7 +335,7 @@ def memcg_node_stats(memcg: Object, faults: Optional[List[Fault]] = None,
     return out
 
 
-def frozen_note(prog: Program) -> Dict[str, Any]:
+def frozen_note(prog: Program) -> FrozenNote:
     """
     Which of a dying memcg's values the kernel stopped updating at offline
     (docs/kernel-eras.md section 2, "Counters are frozen by reparenting"): objcg-charged
@@ -404,7 +362,7 @@ def frozen_note(prog: Program) -> Dict[str, Any]:
     else:
         memory = ("upper bound: the kmem part is frozen (objcg reparented at offline), "
                   "LRU pages and sockets still uncharge it")
-    return {"frozen": frozen, "live": live, "memory_counter": memory}
+    return FrozenNote(frozen, live, memory)
 
 
 def memcg_state_info(memcg: Object, faults: Optional[List[Fault]] = None,

@@ -8,47 +8,21 @@ walks one kernel structure, is fault-tolerant (what it cannot read becomes a
 config option or kernel commit explains its absence on a kernel that lacks it.
 
 A visitor is a function ``visit(ctx) -> Iterator[Tuple[int, Pin]]`` registered with
-:func:`pinner`; it yields ``(memcg address, Pin)`` for memcgs in ``ctx.zombies`` (it may
+:func:`pinner`; it yields ``(memcg address, Pin)`` (one of the typed pins of
+:mod:`memcg_zombies.report.pins`) for memcgs in ``ctx.zombies`` (it may
 skip others). :func:`collect` runs them all.
 """
 
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from drgn import Object, Program
 
 from memcg_zombies.faults import STEP_ERRORS, warn_on_fault
 from memcg_zombies.layout import Layout, layout
-from memcg_zombies.report import Fault
+from memcg_zombies.report import Fault, Pin
 from memcg_zombies.scan import PageScan, ScanOptions
 
 __all__ = ("Pin", "Context", "pinner", "collect", "PINNERS")
-
-
-@dataclass
-class Pin:
-    """One kind of thing holding a memcg, aggregated (e.g. all shmem pages of a file)."""
-
-    #: "pagecache", "shmem", "anon", "swapcache", "kmem", "slab", "swap", "socket",
-    #: "cgwb", "stock", "bpf_map", "child", "objcg", "task", ...
-    kind: str
-    #: Short human label: "/tmpfs-cache.bin (tmpfs)", "dentry", "TCP 127.0.0.1:7777".
-    what: str
-    #: How many pages, objects, entries or references.
-    count: int
-    #: "pages", "objects", "entries" or "refs".
-    unit: str
-    #: Memory this pin keeps allocated, in bytes (0 if it holds none itself).
-    bytes: int = 0
-    #: css references this pin accounts for on this kernel (see the era rules in
-    #: layout/charge.py); 0 for pins that hold only an objcg or a memcg id.
-    css_refs: int = 0
-    #: JSON-able extras: inode, filesystem, dirty/writeback pages, addresses...
-    detail: Dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {"kind": self.kind, "what": self.what, "count": self.count, "unit": self.unit,
-                "bytes": self.bytes, "css_refs": self.css_refs, "detail": self.detail}
 
 
 class Context:

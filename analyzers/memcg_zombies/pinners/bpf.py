@@ -22,6 +22,7 @@ from drgn import FaultError, Object, cast
 from drgn.helpers.linux.idr import idr_for_each
 
 from memcg_zombies.pinners import Context, Pin, pinner
+from memcg_zombies.report import BpfPin
 
 __all__ = ("bpf_map_memcgs",)
 
@@ -73,6 +74,6 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
     for bpf_map, memcg, owner in bpf_map_memcgs(ctx):
         if memcg not in ctx.zombies:
             continue
-        yield memcg, Pin("bpf_map", _map_name(bpf_map), 1, "objects",
-                         css_refs=1 if owner == "memcg" else 0,
-                         detail={"map": hex(bpf_map.value_()), "charged_via": owner})
+        yield memcg, BpfPin("bpf_map", _map_name(bpf_map), 1, "objects",
+                            css_refs=1 if owner == "memcg" else 0,
+                            map=hex(bpf_map.value_()), charged_via=owner)

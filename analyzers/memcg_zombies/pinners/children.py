@@ -16,6 +16,7 @@ from drgn import FaultError, Object, container_of
 from memcg_zombies.cgroups import css_state, memcg_path
 from memcg_zombies.helpers.lists import MAX_LIST, list_nodes
 from memcg_zombies.pinners import Context, Pin, pinner
+from memcg_zombies.report import ChildPin
 
 __all__ = ("child_css",)
 
@@ -43,5 +44,5 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
                 path = memcg_path(child)
             except (FaultError, ValueError):
                 path = f"memcg {child.value_():#x}"
-            yield addr, Pin("child", path, 1, "refs", css_refs=1,
-                            detail={"memcg": hex(child.value_()), "state": state})
+            yield addr, ChildPin("child", path, 1, "refs", css_refs=1,
+                                 memcg=hex(child.value_()), state=state)

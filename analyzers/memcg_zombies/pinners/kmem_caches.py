@@ -19,7 +19,7 @@ on the era (``layout.charge.kmem_cache_css_refs``):
   sets ``memcg_params.memcg`` to the parent, moves the css ref there and
   splices the caches onto ``parent->kmem_caches``: such a cache still has the
   zombie's serial in its name but pins the parent; it is reported with
-  ``detail["pins"] = False`` and no css ref.
+  ``reparented`` and no css ref.
 
 Caches are found from ``slab_root_caches`` and each root's
 ``memcg_params.children`` (v4.11, 510ded33e075 "slab: implement slab_root_caches
@@ -37,6 +37,7 @@ from memcg_zombies.helpers import mm
 from memcg_zombies.helpers.lists import MAX_LIST, list_entries
 from memcg_zombies.percpu_ref import percpu_ref_read
 from memcg_zombies.pinners import Context, Pin, pinner
+from memcg_zombies.report import CacheRefcnt, KmemCachePin, Reparented
 
 __all__ = ("per_memcg_caches", "cache_serial")
 
@@ -161,11 +162,13 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
         named = serials.get(serial) if serial is not None else None
         if memcg not in ctx.zombies and named is None:
             continue
-        detail: Dict[str, object] = {"cache": hex(s.value_()), "memcg": hex(memcg),
-                                     "root_cache": hex(root.value_()) if root is not None else None}
         live = _root_array(ctx, root, arrays)
-        # Deactivated (offline): the root's memcg_caches array no longer has it.
-        detail["deactivated"] = None if live is None else s.value_() not in live
+        text = name.decode(errors="replace")
+        pin = KmemCachePin("kmem_cache", text, 1, "objects", 0, refs, cache=hex(s.value_()),
+                           memcg=hex(memcg),
+                           root_cache=hex(root.value_()) if root is not None else None,
+                           # Deactivated (offline): the root's memcg_caches array no longer has it.
+                           deactivated=None if live is None else s.value_() not in live)
         slab_pages = None
         if has_refcnt:
             try:
@@ -173,16 +176,18 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
                 # The initial ref is dropped by percpu_ref_kill() at
                 # deactivation; the rest are slab pages (1 << order each).
                 slab_pages = None if ref.count is None else ref.count - (0 if ref.dead else 1)
-                detail.update(refcnt=ref.count, refcnt_dead=ref.dead, slab_pages=slab_pages)
+                pin.refcnt = CacheRefcnt(ref.count, ref.dead, slab_pages)
             except FaultError as e:
                 ctx.fault(f"{where} memcg_params.refcnt", e, s.value_())
-        text = name.decode(errors="replace")
         nbytes = max(slab_pages or 0, 0) * page_size
         if memcg in ctx.zombies:
-            yield memcg, Pin("kmem_cache", text, 1, "objects", nbytes, refs, detail)
+            pin.bytes = nbytes
+            yield memcg, pin
         else:
             # v5.3+ reparented: the cache charges (and holds a css ref on)
             # an ancestor now; the zombie is only in its name.
-            detail.update(pins=False, reparented_to=hex(memcg), slab_bytes=nbytes)
+            pin.reparented = Reparented(hex(memcg), nbytes)
+            pin.what += " [reparented]"
+            pin.css_refs = 0
             assert named is not None  # else the cache was skipped above
-            yield named, Pin("kmem_cache", text + " [reparented]", 1, "objects", 0, 0, detail)
+            yield named, pin

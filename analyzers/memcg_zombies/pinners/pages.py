@@ -9,8 +9,7 @@ cache and non-slab kernel pages, from one scan of the memmap
 A page names its owner in ``memcg_data`` (``mem_cgroup`` before v5.11): a memcg,
 or an objcg for kmem pages since v5.14 and for every folio since v7.1. An objcg
 pins a zombie only while ``objcg->memcg`` is the zombie; after reparenting it
-names an ancestor, and its pages are reported with ``detail["pins"] = False``
-when the original owner is known (``orig_objcg``, v6.8+). css references per
+names an ancestor, and its pages are reported as ``reparented`` (no css ref) when the original owner is known (``orig_objcg``, v6.8+). css references per
 era come from :class:`memcg_zombies.layout.Layout` (``lru_css_ref_unit``,
 ``kmem_css_refs_per_page``, ``slab_css_refs_per_page``). Up to v5.2 slab pages
 of per-memcg caches name their memcg too and are reported as one "slab" pin
@@ -24,6 +23,7 @@ from drgn import FaultError, Object, container_of
 from memcg_zombies.helpers import mm
 from memcg_zombies.helpers.lists import list_nodes
 from memcg_zombies.pinners import Context, Pin, pinner
+from memcg_zombies.report import FileRef, PagePin, Reparented
 from memcg_zombies.scan import PageScan, scan_pages
 from memcg_zombies.helpers.vfs import file_name
 
@@ -164,7 +164,7 @@ def inode_path(inode: Object) -> Optional[str]:
     return file_name(inode).path
 
 
-def _file_of(ctx: Context, mapping: int) -> Tuple[str, Dict[str, object]]:
+def _file_of(ctx: Context, mapping: int) -> Tuple[str, Optional[FileRef]]:
     try:
         host = Object(ctx.prog, "struct address_space *", mapping).host.read_()
         fs = host.i_sb.s_type.name.string_().decode(errors="replace")
@@ -172,11 +172,10 @@ def _file_of(ctx: Context, mapping: int) -> Tuple[str, Dict[str, object]]:
         name = file_name(host)
     except FaultError as e:
         ctx.fault(f"address_space {mapping:#x}", e, mapping)
-        return f"address_space {mapping:#x}", {"mapping": hex(mapping)}
+        return f"address_space {mapping:#x}", None
     label = name.label if name.path is not None else f"<unlinked inode {ino}>"
-    return f"{label} ({fs})", {"inode": hex(host.value_()), "ino": ino, "fs": fs,
-                               "path": name.path, "full_path": name.full_path,
-                               "device": name.device, "mapping": hex(mapping)}
+    return f"{label} ({fs})", FileRef(hex(host.value_()), ino, fs, name.path,
+                                      name.full_path, name.device)
 
 
 def _css_refs(ctx: Context, cls: str, via: str, pages: int, folios: int) -> int:
@@ -189,12 +188,11 @@ def _css_refs(ctx: Context, cls: str, via: str, pages: int, folios: int) -> int:
     return folios if unit == "folio" else pages if unit == "page" else 0
 
 
-def _reparented(ctx: Context, owner: int, pin: Pin) -> Pin:
+def _reparented(ctx: Context, owner: int, pin: PagePin) -> PagePin:
     # Charged to the zombie once; its objcg now charges an ancestor, so
     # these pages keep the ancestor's counters up, not the zombie alive.
     now = objcg_owners(ctx).get(owner, (0, 0))[0]
-    pin.detail.update({"pins": False, "reparented_to": hex(now) if now else None,
-                       "page_bytes": pin.bytes})
+    pin.reparented = Reparented(hex(now) if now else None, pin.bytes)
     pin.what += " [reparented]"
     pin.bytes = 0
     pin.css_refs = 0
@@ -202,26 +200,27 @@ def _reparented(ctx: Context, owner: int, pin: Pin) -> Pin:
 
 
 def _pins_of(ctx: Context, scan: PageScan, owner: int, cls: str, pages: int,
-             pins: bool, via: str, page_size: int) -> Iterator[Pin]:
+             pins: bool, via: str, page_size: int) -> Iterator[PagePin]:
     folios = scan.folios_by_owner.get((owner, cls), 0)
-    base = {"charged_via": via, "objcg" if via == "objcg" else "memcg": hex(owner)}
     rest, rest_folios = pages, folios
     if cls in ("file", "shmem"):
         for mapping, c in sorted(scan.by_mapping.get(owner, {}).items(),
                                  key=lambda kv: -kv[1].pages):
             if scan.mapping_class.get(mapping) != cls:
                 continue
-            what, detail = _file_of(ctx, mapping)
-            detail.update(base, dirty=c.dirty, writeback=c.writeback, folios=c.folios)
+            what, file = _file_of(ctx, mapping)
             rest -= c.pages
             rest_folios -= c.folios
-            pin = Pin(_KIND[cls], what, c.pages, "pages", c.pages * page_size,
-                      _css_refs(ctx, cls, via, c.pages, c.folios), detail)
+            pin = PagePin(_KIND[cls], what, c.pages, "pages", c.pages * page_size,
+                          _css_refs(ctx, cls, via, c.pages, c.folios), charged_via=via,
+                          owner=hex(owner), mapping=hex(mapping), file=file, dirty=c.dirty,
+                          writeback=c.writeback, folios=c.folios)
             yield pin if pins else _reparented(ctx, owner, pin)
     if rest > 0:
         what = _LABEL.get(cls, f"{cls} pages of unknown files")
-        pin = Pin(_KIND[cls], what, rest, "pages", rest * page_size,
-                  _css_refs(ctx, cls, via, rest, rest_folios), dict(base, folios=rest_folios))
+        pin = PagePin(_KIND[cls], what, rest, "pages", rest * page_size,
+                      _css_refs(ctx, cls, via, rest, rest_folios), charged_via=via,
+                      owner=hex(owner), folios=rest_folios)
         yield pin if pins else _reparented(ctx, owner, pin)
 
 
@@ -238,9 +237,10 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
             # it names none and its cache holds the ref (kmem_caches.py).
             if owner in ctx.zombies:
                 folios = scan.folios_by_owner.get((owner, cls), 0)
-                yield owner, Pin("slab", "slab pages of per-memcg kmem caches", pages, "pages",
-                                 pages * page_size, pages * ctx.layout.charge.slab_css_refs_per_page,
-                                 {"charged_via": "memcg", "memcg": hex(owner), "folios": folios})
+                yield owner, PagePin("slab", "slab pages of per-memcg kmem caches", pages,
+                                     "pages", pages * page_size,
+                                     pages * ctx.layout.charge.slab_css_refs_per_page,
+                                     charged_via="memcg", owner=hex(owner), folios=folios)
             continue
         if not owner or cls not in _KIND:
             continue

@@ -22,6 +22,7 @@ from typing import Dict, Iterator, Tuple
 from drgn import FaultError, Object
 
 from memcg_zombies.pinners import Context, Pin, pinner
+from memcg_zombies.report import Reparented, SlabPin
 from memcg_zombies.pinners.pages import objcg_owners, owner_of, page_scan
 
 
@@ -53,13 +54,12 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
     owners = objcg_owners(ctx)
     for (zombie, pins, cache), n in sorted(counts.items(), key=lambda kv: -kv[1]):
         name, size = _cache_info(ctx, cache)
-        detail = {"cache": hex(cache), "object_size": size,
-                  "objcgs": sorted(hex(o) for o in objcgs[(zombie, pins, cache)])}
-        pin = Pin("slab", name, n, "objects", n * size, n * refs, detail)
+        pin = SlabPin("slab", name, n, "objects", n * size, n * refs, cache=hex(cache),
+                      object_size=size,
+                      objcgs=sorted(hex(o) for o in objcgs[(zombie, pins, cache)]))
         if not pins:
             now = {owners.get(o, (0, 0))[0] for o in objcgs[(zombie, pins, cache)]}
-            detail.update(pins=False, reparented_to=sorted(hex(m) for m in now if m),
-                          object_bytes=pin.bytes)
+            pin.reparented = Reparented(sorted(hex(m) for m in now if m), pin.bytes)
             pin.what += " [reparented]"
             pin.bytes = 0
             pin.css_refs = 0

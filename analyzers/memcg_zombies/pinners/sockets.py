@@ -34,6 +34,7 @@ from drgn.helpers.linux.net import for_each_net
 
 from memcg_zombies.helpers.lists import list_entries
 from memcg_zombies.pinners import Context, Pin, pinner
+from memcg_zombies.report import Holder, SocketPin
 
 __all__ = ("tcp_sockets", "task_sockets", "sock_memcg")
 
@@ -163,16 +164,6 @@ def tcp_sockets(ctx: Context) -> Iterator[Object]:
             ctx.fault(f"inet_hashinfo {hi.value_():#x}", e, hi.value_())
 
 
-class Holder:
-    """Who holds a socket open: a task's fd, and the socket inode's number."""
-
-    def __init__(self, pid: int, comm: str, fd: int, ino: Optional[int]) -> None:
-        self.pid, self.comm, self.fd, self.ino = pid, comm, fd, ino
-
-    def __str__(self) -> str:
-        return f"pid {self.pid} ({self.comm}) fd {self.fd}"
-
-
 def _fd_table(ctx: Context, task: Object) -> Iterator[Tuple[int, int]]:
     # (fd, struct file *) of one task's open files, the array read in bulk.
     prog = ctx.prog
@@ -289,22 +280,12 @@ def _skmem(sk: Object) -> Dict[str, int]:
     return mem
 
 
-def _holders(held: List[Holder]) -> Dict[str, object]:
-    if not held:
-        return {}
-    inos = sorted({h.ino for h in held if h.ino is not None})
-    return {"holders": [str(h) for h in held], **({"ino": inos[0]} if len(inos) == 1 else {})}
-
-
 def _pin(sk: Object, what: str, state: Optional[str], held: List[Holder]) -> Pin:
     mem = _skmem(sk)
-    detail: Dict[str, object] = {"sock": hex(sk.value_())}
-    if state is not None:
-        detail["state"] = state
-    detail.update(mem)
-    detail.update(_holders(held))
-    return Pin("socket", what, 1, "objects", bytes=max(0, sum(mem.values())), css_refs=1,
-               detail=detail)
+    return SocketPin("socket", what, 1, "objects", bytes=max(0, sum(mem.values())), css_refs=1,
+                     sock=hex(sk.value_()), state=state, forward_alloc=mem.get("forward_alloc"),
+                     rmem_alloc=mem.get("rmem_alloc"), wmem_queued=mem.get("wmem_queued"),
+                     holders=held)
 
 
 @pinner("sockets")

@@ -29,6 +29,7 @@ from drgn.helpers.linux.percpu import per_cpu
 from memcg_zombies.cpus import possible_cpus
 from memcg_zombies.helpers.mm import page_size
 from memcg_zombies.pinners import Context, Pin, pinner
+from memcg_zombies.report import StockPin, StockSlot
 
 __all__ = ("stock_entries",)
 
@@ -95,7 +96,7 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
     for memcg, slots in found.items():
         css_refs = sum(1 for _, kind, _ in slots if kind == "memcg")
         cpus = sorted({cpu for cpu, _, _ in slots})
-        yield memcg, Pin(
+        yield memcg, StockPin(
             "stock", f"per-CPU charge stock on CPU {', '.join(map(str, cpus))}",
             len(slots), "refs", bytes=sum(n for _, _, n in slots), css_refs=css_refs,
-            detail={"slots": [{"cpu": c, "cached": k, "bytes": n} for c, k, n in slots]})
+            slots=[StockSlot(c, k, n) for c, k, n in slots])

@@ -35,6 +35,7 @@ from drgn.helpers.linux.mm import page_to_virt
 from memcg_zombies.helpers.memcg import memcg_private_id
 from memcg_zombies.helpers.mm import page_size
 from memcg_zombies.pinners import Context, Pin, pinner
+from memcg_zombies.report import SwapPin
 
 __all__ = ("swap_id_counts",)
 
@@ -214,13 +215,13 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
             continue
         devices = counts.get(ident, {})
         entries = sum(devices.values())
-        detail = {"memcg_id": ident, "id_ref": ref, "devices": devices, "on_swap": True}
         if entries:
             where = ", ".join(sorted(devices))
-            yield addr, Pin("swap", f"swap entries on {where}", entries, "entries",
-                            bytes=entries * psize, css_refs=1, detail=detail)
+            yield addr, SwapPin("swap", f"swap entries on {where}", entries, "entries",
+                                bytes=entries * psize, css_refs=1, memcg_id=ident, id_ref=ref,
+                                devices=devices)
         else:
             # The id ref is held by something we did not find (unreadable
             # swap map, swap cache in flight, v1 move-charge): still one css ref.
-            yield addr, Pin("swap", "memcg id references (no swap entry found)", ref,
-                            "refs", css_refs=1, detail=detail)
+            yield addr, SwapPin("swap", "memcg id references (no swap entry found)", ref,
+                                "refs", css_refs=1, memcg_id=ident, id_ref=ref, devices=devices)

@@ -27,6 +27,7 @@ from drgn import FaultError, Object
 
 from memcg_zombies.helpers.lists import MAX_LIST, list_entries, list_nodes
 from memcg_zombies.pinners import Context, Pin, pinner
+from memcg_zombies.report import WritebackPin
 
 __all__ = ("cgwbs",)
 
@@ -109,12 +110,12 @@ def visit(ctx: Context) -> Iterator[Tuple[int, Pin]]:
             ctx.fault(f"bdi_writeback {addr:#x}", e, addr)
             continue
         inodes = _inode_counts(ctx, wb)
-        detail = {"wb": hex(addr), "bdi": name, "state": _state_names(state),
-                  "on_offline_cgwbs": addr in offline if ctx.layout.fs.has_offline_cgwbs
-                  else None, "inodes": inodes}
+        pin = WritebackPin("cgwb", f"cgroup writeback on {name}", 1, "objects", css_refs=1,
+                           wb=hex(addr), bdi=name, state=_state_names(state),
+                           on_offline_cgwbs=addr in offline if ctx.layout.fs.has_offline_cgwbs
+                           else None, inodes=inodes)
         try:
-            detail["blkcg_css"] = hex(wb.blkcg_css.value_())
+            pin.blkcg_css = hex(wb.blkcg_css.value_())
         except FaultError:
             pass
-        yield memcg, Pin("cgwb", f"cgroup writeback on {name}", 1, "objects",
-                         css_refs=1, detail=detail)
+        yield memcg, pin

@@ -1,45 +1,18 @@
 """
-Rendering
----------
-
-A :class:`~memcg_zombies.report.Report` as text for a terminal, Markdown for a bug
-tracker, or JSON (schema ``memcg-zombies/1``, documented in ``analyzers/schema.json``).
+The terminal report: a header that says first whether the report is partial, the
+leaks by name pattern, what holds them, one line (or two, within COLUMNS) per
+zombie, and with ``detail`` each zombie's pins, reparenting, counters and cost.
 """
 
-import io
-import json
 import textwrap
-from typing import Dict, List, Optional, TextIO
+from typing import Dict, List, Optional, Tuple
 
+from memcg_zombies.report import (ChildPin, Group, HeldBy, MemcgState, PagePin, Pin,
+                                  ReparentablePin, Report, SocketPin, SwapPin, WritebackPin,
+                                  Zombie)
 from memcg_zombies.units import human_bytes, unit_of
-from memcg_zombies.report import Report, Zombie
 
-__all__ = ("render_json", "write_json", "render_text", "render_markdown", "flag_names")
-
-
-def write_json(report: Report, out: TextIO) -> None:
-    """
-    The JSON document, one line per memcg, zombie and fault, written as it goes.
-    A 100,000-zombie report is ~650 MB: json's ``indent=`` path is pure Python
-    (a minute and 10 GB of peak RSS for it), one compact line per item is its C
-    encoder, and stays greppable.
-    """
-    items = report.lists()
-    out.write("{\n")
-    for key, value in report.head_dict().items():
-        out.write(f"  {json.dumps(key)}: {json.dumps(value)},\n")
-    for i, (key, values) in enumerate(items.items()):
-        out.write(f"  {json.dumps(key)}: [")
-        for j, item in enumerate(values):
-            out.write(("\n    " if j == 0 else ",\n    ") + json.dumps(item.to_dict()))
-        out.write(("\n  ]" if values else "]") + (",\n" if i < len(items) - 1 else "\n"))
-    out.write("}\n")
-
-
-def render_json(report: Report) -> str:
-    buf = io.StringIO()
-    write_json(report, buf)
-    return buf.getvalue()
+__all__ = ("render_text", "render_memcgs", "flag_names", "COLUMNS")
 
 
 def flag_names(flags: Optional[int], names: Dict[str, int]) -> str:
@@ -59,29 +32,30 @@ def flag_names(flags: Optional[int], names: Dict[str, int]) -> str:
 _MAX_FAULTS_SHOWN = 20
 
 
-def _s(value: object) -> str:
+def dash(value: object) -> str:
+    """A value, or "-" where it could not be read."""
     return "-" if value is None else str(value)
 
 
 def render_memcgs(report: Report) -> str:
     """The listing of every memcg (--all, or when pins were not asked for)."""
     k = report.kernel
-    css_flags = k.facts.get("css_flags", {})
+    css_flags = k.css_flags
     lines: List[str] = []
     rows = [("STATE", "CSS_ID", "CGROUP_ID", "DEAD", "REFCNT", "DYING_DESC",
              "DYING_MEM", "FLAGS", "MEMCG", "PATH")]
     for m in report.memcgs:
         rows.append((
-            _s(m.state),
-            _s(m.css_id),
-            _s(m.cgroup_id),
+            dash(m.state),
+            dash(m.css_id),
+            dash(m.cgroup_id),
             {True: "yes", False: "no", None: "?"}[m.refcnt_dead],
-            _s(m.refcnt),
-            _s(m.nr_dying_descendants),
-            _s(m.nr_dying_subsys_memory),
+            dash(m.refcnt),
+            dash(m.nr_dying_descendants),
+            dash(m.nr_dying_subsys_memory),
             flag_names(m.flags, css_flags),
             hex(m.address),
-            _s(m.path),
+            dash(m.path),
         ))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
@@ -90,11 +64,12 @@ def render_memcgs(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _header(report: Report) -> List[str]:
+def header(report: Report) -> List[str]:
+    """What was read, whether the report is partial (line 2), the counts and totals."""
     k, src, s = report.kernel, report.source, report.summary
     what = "live kernel (/proc/kcore): memory changed during the walk" if src.live \
         else f"vmcore {src.vmcore}" if src.vmcore else "drgn program"
-    lines = [f"kernel {_s(k.release)}, memory controller on {_s(k.hierarchy)}"]
+    lines = [f"kernel {dash(k.release)}, memory controller on {dash(k.hierarchy)}"]
     if report.faults:
         # Line 2, before any number a reader could take as the whole answer.
         n = len(report.faults)
@@ -108,7 +83,7 @@ def _header(report: Report) -> List[str]:
         + (f" ({killed} in a live cgroup, via subtree_control)"
            if (killed := sum(1 for m in report.memcgs
                              if m.state == "dying" and m.cgroup_online)) else ""),
-        f"root cgroup nr_dying_descendants: {_s(s.root_nr_dying_descendants)}"
+        f"root cgroup nr_dying_descendants: {dash(s.root_nr_dying_descendants)}"
         + (f", nr_dying_subsys[memory]: {s.root_nr_dying_subsys_memory}"
            if s.root_nr_dying_subsys_memory is not None else ""),
     ]
@@ -118,10 +93,10 @@ def _header(report: Report) -> List[str]:
         lines.append(f"their own structures cost {human_bytes(s.cost_bytes)}")
     if src.scan:
         sc = src.scan
-        how = ("C engine, " + (f"{sc['threads']} libkdumpfile reader(s)" if sc["reader"] == "kdump"
-                               else "reads through drgn")) if sc["engine"] == "c" \
+        how = ("C engine, " + (f"{sc.threads} libkdumpfile reader(s)" if sc.reader == "kdump"
+                               else "reads through drgn")) if sc.engine == "c" \
             else "Python engine"
-        lines.append(f"page scan: {sc['pages']:,} struct pages in {sc['seconds']:.2f} s ({how})")
+        lines.append(f"page scan: {sc.pages:,} struct pages in {sc.seconds:.2f} s ({how})")
     return lines
 
 
@@ -144,41 +119,41 @@ def _percent(x: Optional[float]) -> str:
     return "?" if x is None else f"{x * 100:.0f}%"
 
 
-def _age(g: Dict) -> str:
+def group_age(g: Group) -> str:
     """What the ids say of a group's age (groups.py: creation order, nothing more)."""
-    frac = g["newest_older_than_live"]
+    frac = g.newest_older_than_live
     if frac is None:
         return "age unknown (no cgroup id)"
     text = ("newest newer than every live cgroup" if frac == 0 else
             f"newest older than {_percent(frac)} of live cgroups")
-    n, newer = g["live_under_parent"], g["live_under_parent_newer"]
+    n, newer = g.live_under_parent, g.live_under_parent_newer
     if n and frac:
-        text += (f", all {n} under {g['parent']}" if newer == n else
-                 f", newer than all {n} under {g['parent']}" if newer == 0 else
-                 f", {newer} of {n} under {g['parent']}")
+        text += (f", all {n} under {g.parent}" if newer == n else
+                 f", newer than all {n} under {g.parent}" if newer == 0 else
+                 f", {newer} of {n} under {g.parent}")
     return text
 
 
-def _groups(rows: List[Dict], shown: Optional[int]) -> List[str]:
+def _groups(rows: List[Group], shown: Optional[int]) -> List[str]:
     """The leaks: per pattern its members, memory, holders and age, within COLUMNS."""
     out = []
     for g in rows[:shown or None]:
-        out.append(f"  {g['count']:>6,}  {human_bytes(g['pinned_bytes']):>10}  {g['pattern']}")
-        held = ", ".join(f"{k} {n:,}" for k, n in g["kinds"].items()) or "nothing"
-        out += textwrap.wrap(f"held by {held}; {_age(g)}", COLUMNS, initial_indent=" " * 22,
+        out.append(f"  {g.count:>6,}  {human_bytes(g.pinned_bytes):>10}  {g.pattern}")
+        held = ", ".join(f"{k} {n:,}" for k, n in g.kinds.items()) or "nothing"
+        out += textwrap.wrap(f"held by {held}; {group_age(g)}", COLUMNS, initial_indent=" " * 22,
                              subsequent_indent=" " * 24, break_on_hyphens=False)
     if shown and len(rows) > shown:
         out.append(f"  ... {len(rows) - shown} more groups (--groups 0 shows all)")
     return out
 
 
-def _held_by(rows: List[Dict]) -> List[str]:
+def _held_by(rows: List[HeldBy]) -> List[str]:
     """Per kind of pin: the memcgs it holds, those it holds alone, how much."""
     table = [("KIND", "MEMCGS", "ALONE", "PINS", "MEMORY")]
     for r in rows:
-        table.append((r["kind"], f"{r['memcgs']:,}", f"{r['alone']:,}",
-                      f"{r['count']:,} {unit_of(r['count'], r['unit'])}",
-                      human_bytes(r["bytes"]) if r["bytes"] else "-"))
+        table.append((r.kind, f"{r.memcgs:,}", f"{r.alone:,}",
+                      f"{r.count:,} {unit_of(r.count, r.unit)}",
+                      human_bytes(r.bytes) if r.bytes else "-"))
     widths = [max(len(t[i]) for t in table) for i in range(len(table[0]))]
     right = (False, True, True, True, True)
     return ["  " + "  ".join(c.rjust(w) if rj else c.ljust(w)
@@ -195,7 +170,7 @@ def _zombie_table(zombies: List[Zombie], wide: bool = False) -> List[str]:
     rows = [("PINNED", "SWAP", "REFS", "CGROUP_ID", "PATH", "VERDICT")]
     for z in zombies:
         rows.append((human_bytes(z.pinned_bytes), human_bytes(z.swap_bytes) if z.swap_bytes else "-",
-                     _s(z.entry.refcnt), _s(z.entry.cgroup_id), _s(z.entry.path), z.verdict))
+                     dash(z.entry.refcnt), dash(z.entry.cgroup_id), dash(z.entry.path), z.verdict))
     if wide:
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
         return ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
@@ -216,58 +191,79 @@ _STAT_NAMES = (("NR_FILE_PAGES", "file"), ("NR_SHMEM", "shmem"), ("NR_ANON_MAPPE
                ("NR_SLAB_UNRECLAIMABLE_B", "slab_unreclaimable"), ("MEMCG_PERCPU_B", "percpu"))
 
 
-def _counters(st: Dict) -> List[str]:
+def _counters(st: MemcgState) -> List[str]:
     """Page counters, memcg id and the main memory.stat values, frozen ones marked."""
-    counters = ", ".join(f"{name} {c.get('usage')} pages (max seen {c.get('watermark')})"
-                         for name, c in st.get("counters", {}).items() if c.get("usage") or name == "memory")
-    ident = (f"memcg id {st.get('memcg_id')} ref {st.get('memcg_id_ref')}"
-             + (f", still in {st.get('id_table')}" if st.get("in_id_table") else ""))
-    frozen = set(st.get("frozen", {}).get("frozen", []))
+    counters = ", ".join(f"{name} {c.usage} pages (max seen {c.watermark})"
+                         for name, c in st.counters.items() if c.usage or name == "memory")
+    ident = (f"memcg id {st.memcg_id} ref {st.memcg_id_ref}"
+             + (f", still in {st.id_table}" if st.in_id_table else ""))
+    frozen = set(st.frozen.frozen if st.frozen is not None else [])
     stats = []
     for item, name in _STAT_NAMES:
-        v = st.get("stats", {}).get(item)
-        if v and v.get("bytes"):
-            stats.append(f"{name} {human_bytes(v['bytes'])}" + (" (frozen)" if item in frozen else ""))
+        v = st.stats.get(item)
+        if v and v.bytes:
+            stats.append(f"{name} {human_bytes(v.bytes)}" + (" (frozen)" if item in frozen else ""))
     return [f"  counters: {counters}; {ident}",
             f"  memory.stat: {', '.join(stats) or 'all zero'}"]
 
 
-def _paths(value, paths: Dict[str, str]):
+def _paths(value: object, paths: Dict[str, str]) -> object:
     """memcg addresses (hex strings, alone or in a list) as cgroup paths where known."""
     if isinstance(value, list):
         return ",".join(str(_paths(v, paths)) for v in value)
     return paths.get(value, value) if isinstance(value, str) else value
 
 
-def _zombie_detail(z: Zombie, paths: Dict[str, str]) -> List[str]:
+def _pin_facts(p: Pin) -> List[Tuple[str, object]]:
+    """The facts a pin's detail line shows, in the JSON ``detail`` order."""
+    facts: List[Tuple[str, object]] = []
+    if isinstance(p, PagePin):
+        if p.file is not None:
+            facts += [("ino", p.file.ino), ("fs", p.file.fs)]
+        if p.mapping is not None:
+            facts += [("dirty", p.dirty), ("writeback", p.writeback)]
+    elif isinstance(p, SocketPin):
+        if p.state is not None:
+            facts.append(("state", p.state))
+        if p.holders and p.ino is not None:
+            facts.append(("ino", p.ino))
+    elif isinstance(p, SwapPin):
+        facts += [("memcg_id", p.memcg_id), ("on_swap", p.on_swap)]
+    elif isinstance(p, (WritebackPin, ChildPin)):
+        facts.append(("state", p.state))
+    if isinstance(p, ReparentablePin) and p.reparented is not None:
+        facts.append(("reparented_to", p.reparented.to))
+    return facts
+
+
+def zombie_detail(z: Zombie, paths: Dict[str, str]) -> List[str]:
+    """One zombie in full: its pins, refcount, reparenting, counters and cost (memcg
+    addresses shown as their ``paths`` where known)."""
     e = z.entry
-    lines = [f"{_s(e.path)}  (cgroup id {_s(e.cgroup_id)}, css id {_s(e.css_id)}, "
+    lines = [f"{dash(e.path)}  (cgroup id {dash(e.cgroup_id)}, css id {dash(e.css_id)}, "
              f"mem_cgroup {e.address:#x})",
              f"  {z.verdict}",
-             f"  css refcount {_s(e.refcnt)}: {z.explained_refs} explained by pins, "
-             f"{_s(z.unexplained_refs)} unexplained"]
+             f"  css refcount {dash(e.refcnt)}: {z.explained_refs} explained by pins, "
+             f"{dash(z.unexplained_refs)} unexplained"]
     if z.pins:
         lines.append("  pins:")
         for p in z.pins:
-            extra = ", ".join(f"{k}={_paths(v, paths)}" for k, v in p["detail"].items()
-                              if k in ("dirty", "writeback", "fs", "ino", "memcg_id", "state",
-                                       "on_swap", "reparented_to", "charged_to"))
-            if p["detail"].get("holders"):
-                extra += ("; " if extra else "") + "held open by " + ", ".join(p["detail"]["holders"])
-            lines.append(f"    {p['kind']:<10} {p['count']:>7} {unit_of(p['count'], p['unit']):<8} "
-                         f"{human_bytes(p['bytes']):>10}  refs {p['css_refs']:<6} {p['what']}"
+            extra = ", ".join(f"{k}={_paths(v, paths)}" for k, v in _pin_facts(p))
+            if isinstance(p, SocketPin) and p.holders:
+                extra += (("; " if extra else "") + "held open by "
+                          + ", ".join(str(h) for h in p.holders))
+            lines.append(f"    {p.kind:<10} {p.count:>7} {unit_of(p.count, p.unit):<8} "
+                         f"{human_bytes(p.bytes):>10}  refs {p.css_refs:<6} {p.what}"
                          + (f"  [{extra}]" if extra else ""))
     if z.reparenting:
         lines.append("  reparenting:")
         for r in z.reparenting:
-            lines.append(f"    {r.get('mechanism', '?'):<15} {r.get('verdict', '?'):<19} "
-                         f"{r.get('reason', '')}")
-    if z.state:
+            lines.append(f"    {r.mechanism:<15} {r.verdict:<19} {r.reason}")
+    if z.state is not None:
         lines += _counters(z.state)
-    if z.cost:
-        parts = ", ".join(f"{p['name']} {human_bytes(p['bytes'])}"
-                          for p in z.cost.get("parts", []))
-        lines.append(f"  cost: {human_bytes(z.cost.get('total_bytes'))} ({parts})")
+    if z.cost is not None:
+        parts = ", ".join(f"{p.name} {human_bytes(p.bytes)}" for p in z.cost.parts)
+        lines.append(f"  cost: {human_bytes(z.cost.total_bytes)} ({parts})")
     return lines
 
 
@@ -280,7 +276,7 @@ def render_text(report: Report, top: Optional[int] = 20, detail: bool = False,
     each zombie's pins, refcount, reparenting, counters and cost. The zombie table
     keeps to COLUMNS unless ``wide``; ``shown_groups`` groups are listed (0: all).
     """
-    lines = _header(report)
+    lines = header(report)
     if listing or not report.zombies and report.summary.pinned_bytes is None:
         lines += ["", render_memcgs(report).rstrip("\n")]
     zs = report.zombies
@@ -300,43 +296,6 @@ def render_text(report: Report, top: Optional[int] = 20, detail: bool = False,
         if detail:
             paths = {hex(m.address): m.path for m in report.memcgs if m.path}
             for z in shown:
-                lines += [""] + _zombie_detail(z, paths)
+                lines += [""] + zombie_detail(z, paths)
     lines += _faults(report, wide)
-    return "\n".join(lines) + "\n"
-
-
-def render_markdown(report: Report, top: Optional[int] = 20) -> str:
-    """For a bug tracker: a summary, a table of the zombies and the faults."""
-    k, s = report.kernel, report.summary
-    lines = [f"### memcg-zombies: {s.dying} dying memcgs on {_s(k.release)}", ""]
-    lines += [f"- {line}" for line in _header(report)]
-    zs = report.zombies if not top else report.zombies[:top]
-    if s.groups:
-        lines += ["", "| group | memcgs | pinned | held by | age |", "|---|---:|---:|---|---|"]
-        lines += [f"| `{g['pattern']}` | {g['count']:,} | {human_bytes(g['pinned_bytes'])} | "
-                  + (", ".join(f"{k} {n:,}" for k, n in g["kinds"].items()) or "-")
-                  + f" | {_age(g)} |" for g in s.groups[:top or None]]
-        if top and len(s.groups) > top:
-            lines.append(f"\n{len(s.groups) - top} more groups not shown.")
-    if s.held_by:
-        lines += ["", "| held by | memcgs | alone | pins | memory |", "|---|---:|---:|---:|---:|"]
-        lines += [f"| {r['kind']} | {r['memcgs']:,} | {r['alone']:,} | {r['count']:,} {r['unit']} "
-                  f"| {human_bytes(r['bytes']) if r['bytes'] else '-'} |" for r in s.held_by]
-    if zs:
-        lines += ["", "| pinned | swap | refs | cgroup id | path | verdict |",
-                  "|---:|---:|---:|---:|---|---|"]
-        for z in zs:
-            lines.append(f"| {human_bytes(z.pinned_bytes)} | {human_bytes(z.swap_bytes) if z.swap_bytes else '-'} "
-                         f"| {_s(z.entry.refcnt)} | {_s(z.entry.cgroup_id)} | `{_s(z.entry.path)}` "
-                         f"| {z.verdict.replace('|', '/')} |")
-        if len(zs) < len(report.zombies):
-            lines.append(f"\n{len(report.zombies) - len(zs)} more dying memcgs not shown.")
-        lines += ["", "<details><summary>pins and reparenting per memcg</summary>", "", "```"]
-        paths = {hex(m.address): m.path for m in report.memcgs if m.path}
-        for z in zs:
-            lines += _zombie_detail(z, paths) + [""]
-        lines += ["```", "</details>"]
-    if report.faults:
-        lines += ["", f"**{len(report.faults)} faults** (results may be incomplete):", ""]
-        lines += [f"- `{f.where}`: {f.error}" for f in report.faults[:50]]
     return "\n".join(lines) + "\n"

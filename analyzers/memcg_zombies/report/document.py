@@ -1,22 +1,29 @@
 """
-Report model
-------------
+The report document
+-------------------
 
-Plain dataclasses for what the analyzers found; :mod:`memcg_zombies.render`
-turns them into text or JSON. Nothing here touches drgn.
+What the analysis found, as the JSON report (schema ``memcg-zombies/1``) lays it out:
+source, kernel, summary, then the memcgs, the zombies and the faults.
 """
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
-__all__ = ("SCHEMA", "Fault", "KernelInfo", "Source", "MemcgEntry", "Zombie", "Summary",
-           "Report")
+from memcg_zombies.report.address import HexRepr
+from memcg_zombies.report.memcg import MemcgCost, MemcgState, Reparenting
+from memcg_zombies.report.pins import Pin
+
+if TYPE_CHECKING:  # the model needs no drgn; Zombie.memcg() imports it when called
+    from drgn import Object, Program
+
+__all__ = ("SCHEMA", "Fault", "KernelInfo", "ScanStats", "Source", "MemcgEntry", "Zombie",
+           "HeldBy", "Group", "Summary", "Report")
 
 SCHEMA = "memcg-zombies/1"
 
 
-@dataclass
-class Fault:
+@dataclass(repr=False)
+class Fault(HexRepr):
     """Something that could not be read or made no sense; the walk went on."""
 
     #: What was being done, e.g. "css.children of /a/b".
@@ -39,8 +46,13 @@ class KernelInfo:
     release: Optional[str]
     #: "cgroup2" or "cgroup1": which hierarchy the memory controller is on.
     hierarchy: Optional[str] = None
-    #: Era facts from :class:`memcg_zombies.layout.Layout`.
+    #: Era facts of the layout (:mod:`memcg_zombies.layout`).
     facts: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def css_flags(self) -> Dict[str, int]:
+        """``CSS_*`` flag name -> bit, as this kernel defines them."""
+        return self.facts.get("css_flags", {})
 
     def to_dict(self) -> Dict[str, Any]:
         d = {"release": self.release, "hierarchy": self.hierarchy}
@@ -48,8 +60,8 @@ class KernelInfo:
         return d
 
 
-@dataclass
-class MemcgEntry:
+@dataclass(repr=False)
+class MemcgEntry(HexRepr):
     """One memory cgroup, online or not. None means "could not be read"."""
 
     #: ``struct mem_cgroup *`` address.
@@ -81,6 +93,20 @@ class MemcgEntry:
 
 
 @dataclass
+class ScanStats:
+    """The page scan that ran."""
+
+    #: "python" or "c".
+    engine: str
+    #: "drgn" (through the Program) or "kdump" (libhelper's libkdumpfile readers).
+    reader: str
+    threads: int
+    #: struct pages scanned, and how long it took.
+    pages: int
+    seconds: float
+
+
+@dataclass
 class Source:
     """What was analysed, and with what."""
 
@@ -93,8 +119,7 @@ class Source:
     tool_version: Optional[str] = None
     #: Page-scan engine used ("python" or "c"), None if no page scan ran.
     scanner: Optional[str] = None
-    #: The page scan: engine, reader ("drgn" or "kdump"), threads, pages, seconds.
-    scan: Optional[Dict[str, Any]] = None
+    scan: Optional[ScanStats] = None
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -105,8 +130,8 @@ class Zombie:
     """Why one dying memcg is still here: its pins, refs, verdicts and cost."""
 
     entry: MemcgEntry
-    #: ``Pin.to_dict()`` of every pin found (pinners/__init__.py), largest first.
-    pins: List[Dict[str, Any]] = field(default_factory=list)
+    #: Every pin found (pinners/), what holds the css first, then by memory held.
+    pins: List[Pin] = field(default_factory=list)
     #: css references the pins account for, and the rest of ``entry.refcnt``.
     explained_refs: int = 0
     unexplained_refs: Optional[int] = None
@@ -116,14 +141,21 @@ class Zombie:
     #: One line: "held by 1024 shmem pages of /cache.bin (tmpfs)".
     verdict: str = ""
     #: Reparenting verdicts, one per mechanism the kernel has (reparent.py).
-    reparenting: List[Dict[str, Any]] = field(default_factory=list)
-    #: Counters, ids and stats (state.py) and the memory the memcg itself costs (cost.py).
-    state: Dict[str, Any] = field(default_factory=dict)
-    cost: Dict[str, Any] = field(default_factory=dict)
+    reparenting: List[Reparenting] = field(default_factory=list)
+    #: Counters, ids and stats (state.py) and the memory the memcg itself costs
+    #: (cost.py); None when unreadable (a fault says why).
+    state: Optional[MemcgState] = None
+    cost: Optional[MemcgCost] = None
     #: Its group's pattern (groups.py): the path, per-instance names as ``*``.
     group: Optional[str] = None
     #: The fraction of live cgroups created after it (by cgroup id, groups.py).
     older_than_live: Optional[float] = None
+
+    def memcg(self, prog: "Program") -> "Object":
+        """Its ``struct mem_cgroup *`` in ``prog`` (the program the report came from)."""
+        from drgn import Object
+
+        return Object(prog, "struct mem_cgroup *", self.entry.address)
 
     def to_dict(self) -> Dict[str, Any]:
         return {
@@ -139,11 +171,46 @@ class Zombie:
             "swap_bytes": self.swap_bytes,
             "explained_refs": self.explained_refs,
             "unexplained_refs": self.unexplained_refs,
-            "pins": self.pins,
-            "reparenting": self.reparenting,
-            "state": self.state,
-            "cost": self.cost,
+            "pins": [p.to_dict() for p in self.pins],
+            "reparenting": [r.to_dict() for r in self.reparenting],
+            "state": {} if self.state is None else self.state.to_dict(),
+            "cost": {} if self.cost is None else self.cost.to_dict(),
         }
+
+
+@dataclass
+class HeldBy:
+    """One kind of pin (or "unexplained" refs) over all dying memcgs (pins.held_by)."""
+
+    kind: str
+    #: The dying memcgs its css refs hold, and those nothing else holds.
+    memcgs: int
+    alone: int
+    #: The pins' total count (in ``unit``) and bytes.
+    count: int
+    unit: str
+    bytes: int
+
+
+@dataclass
+class Group:
+    """The dying memcgs of one name pattern: one leak (groups.group_rows)."""
+
+    #: The path with per-instance names as ``*``.
+    pattern: str
+    count: int
+    pinned_bytes: int
+    swap_bytes: int
+    #: Per kind of pin, the members it holds; most first.
+    kinds: Dict[str, int]
+    oldest_cgroup_id: Optional[int]
+    newest_cgroup_id: Optional[int]
+    #: The fraction of live cgroups created after the newest member.
+    newest_older_than_live: Optional[float] = None
+    #: The pattern's literal part, its live cgroups, and those newer than the newest member.
+    parent: str = ""
+    live_under_parent: int = 0
+    live_under_parent_newer: Optional[int] = None
 
 
 @dataclass
@@ -162,10 +229,10 @@ class Summary:
     pinned_bytes: Optional[int] = None
     swap_bytes: Optional[int] = None
     cost_bytes: Optional[int] = None
-    #: pins.held_by(): per kind of pin, the dying memcgs it holds (alone) and how much.
-    held_by: List[Dict[str, Any]] = field(default_factory=list)
-    #: groups.group_rows(): the leaks, by pattern, most pinned memory first.
-    groups: List[Dict[str, Any]] = field(default_factory=list)
+    #: Per kind of pin, the dying memcgs it holds (alone) and how much.
+    held_by: List[HeldBy] = field(default_factory=list)
+    #: The leaks, by pattern, most pinned memory first.
+    groups: List[Group] = field(default_factory=list)
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
