@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli, truth_of
+from tests.test_report_model import jsonl_document, with_notes
 
 jsonschema = pytest.importorskip("jsonschema")
 SCHEMA = json.loads((Path(__file__).parents[1] / "analyzers" / "memcg_zombies" / "schema.json").read_text())
@@ -38,6 +39,41 @@ def test_json_schema(dump):
     assert {z["address"] for z in report["zombies"]} == dying
     pinned = [(z["pinned_bytes"], z["swap_bytes"]) for z in report["zombies"]]
     assert pinned == sorted(pinned, reverse=True)
+
+
+def _untimed(o):
+    if isinstance(o, dict):
+        return {k: _untimed(v) for k, v in o.items() if "seconds" not in k}
+    if isinstance(o, list):
+        return [_untimed(v) for v in o]
+    return o
+
+
+def test_notes_said_once_and_jsonl(case):
+    """Schema /2: the kernel's texts (cost note, cost parts' allocators, stats method,
+    frozen note, reparenting reasons) are said once in notes and no zombie repeats
+    them; --format jsonl is the same document, one typed object per line."""
+    vmcore, vmlinux = case["vmcores"]["kdump"], case["vmlinux"]
+    r = run_cli(vmcore, vmlinux)
+    doc, notes = json.loads(r.stdout), json.loads(r.stdout)["notes"]
+    assert doc["zombies"] and notes["cost"] and notes["frozen"] and notes["stats_method"]
+    assert "kmem_caches" in notes["reparenting"]  # one text for every zombie of a kernel
+    texts = [notes["cost"], notes["stats_method"], *notes["cost_parts"].values(),
+             *notes["reparenting"].values()]
+    said = json.dumps(notes)
+    for text in texts:  # only in the notes (several cost parts share an allocator)
+        assert r.stdout.count(json.dumps(text)) == said.count(json.dumps(text)), text
+    for z in doc["zombies"]:
+        assert "note" not in z["cost"] and "frozen" not in z["state"], z["path"]
+        assert all(p.get("how") != notes["cost_parts"].get(p["name"])
+                   for p in z["cost"]["parts"]), z["path"]
+        assert all(v.get("reason") != notes["reparenting"].get(v["mechanism"])
+                   for v in z["reparenting"]), z["path"]
+        assert all(v.get("reason") or notes["reparenting"].get(v["mechanism"])
+                   for v in with_notes(z, notes)["reparenting"])
+    lines = run_cli(vmcore, vmlinux, "--format", "jsonl")
+    assert lines.returncode == 0 and "Traceback" not in lines.stderr, lines.stderr
+    assert _untimed(jsonl_document(lines.stdout)) == _untimed(doc)
 
 
 def _cli(case, *args, fmt="kdump"):

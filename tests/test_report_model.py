@@ -178,11 +178,13 @@ def test_reprs_print_addresses_in_hex():
 
 def test_synthetic_report_validates_and_goes_back_to_drgn():
     """A report of the synthetic eras validates against the schema, its pins are typed,
-    and zombie.memcg(prog) is the drgn Object of the memcg."""
+    and zombie.memcg(prog) is the drgn Object of the memcg. --format jsonl: every line
+    parses and has a type, and the lines put together are exactly the JSON document,
+    whose notes are said once."""
     pytest.importorskip("drgn")
     jsonschema = pytest.importorskip("jsonschema")
     from memcg_zombies.analysis import analyze
-    from memcg_zombies.render import render_json
+    from memcg_zombies.render import render_json, render_jsonl
     from memcg_zombies.scan import ScanOptions
     from tests.test_synthetic_eras import era_a_4_19, era_b_5_4
 
@@ -191,9 +193,17 @@ def test_synthetic_report_validates_and_goes_back_to_drgn():
     for build in (era_a_4_19, era_b_5_4):
         k, a = build()
         report = analyze(k.prog, scan=ScanOptions(engine="python"))
-        doc = json.loads(render_json(report))
+        text = render_json(report)
+        doc = json.loads(text)
         jsonschema.validate(doc, schema)
         assert doc == json.loads(json.dumps(report.to_dict()))
+        assert jsonl_document(render_jsonl(report)) == doc
+        notes = doc["notes"]
+        assert doc["schema"] == "memcg-zombies/2" and notes["cost"] and notes["reparenting"]
+        for said in (notes["cost"], *notes["reparenting"].values()):
+            assert text.count(json.dumps(said)) == 1, said
+        assert all("note" not in z["cost"] and "frozen" not in z["state"]
+                   for z in doc["zombies"])
         for z in report.zombies:
             assert all(isinstance(p, Pin) and type(p) is not Pin for p in z.pins)
             memcg = z.memcg(k.prog)
@@ -225,3 +235,73 @@ def test_pin_detail_key_order():
     assert list(PINS["page_detail"][1].detail) == ["charged_via", "objcg", "folios"]
     assert list(PINS["stock_detail"][0].detail["slots"][0]) == ["cpu", "cached", "bytes"]
     assert PINS["socket_detail"][0].detail["holders"] == ["pid 10 (zhog) fd 3"]
+
+
+def jsonl_document(text):
+    """The JSON document a --format jsonl output says, line by line: every line one
+    object with its type, the header and summary first."""
+    lists = {"memcg": "memcgs", "zombie": "zombies", "fault": "faults"}
+    doc = {}
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        item = json.loads(line)
+        kind = item.pop("type")
+        if i == 0:
+            assert kind == "report", kind
+            doc.update(item)
+        elif i == 1:
+            assert kind == "summary", kind
+            doc["summary"] = item
+        else:
+            doc.setdefault(lists[kind], []).append(item)
+    for key in lists.values():
+        doc.setdefault(key, [])
+    return doc
+
+
+def with_notes(zombie, notes):
+    """A JSON zombie with the texts the report's notes hold put back (schema /1's shape)."""
+    z = json.loads(json.dumps(zombie))
+    for r in z["reparenting"]:
+        r.setdefault("reason", notes["reparenting"].get(r["mechanism"]))
+    if z["state"]:
+        z["state"].setdefault("stats_method", notes["stats_method"])
+        z["state"].setdefault("frozen", notes["frozen"])
+    if z["cost"]:
+        z["cost"].setdefault("note", notes["cost"])
+        for p in z["cost"]["parts"]:
+            p.setdefault("how", notes["cost_parts"].get(p["name"]))
+    return z
+
+
+def _zombie(reason, how="kmalloc"):
+    z = Zombie(_entry(), reparenting=[Reparenting("kmem_caches", "not in this kernel",
+                                                  "no memcg_params"),
+                                      Reparenting("objcg", "reparented", reason)],
+               state=_state(), cost=_cost())
+    z.cost.parts[0].how = how
+    return z
+
+
+def test_kernel_notes_said_once():
+    """Texts every zombie shares go to the notes and leave the zombies; one that
+    differs stays in each zombie; nothing is lost."""
+    from memcg_zombies.report import kernel_notes
+
+    zombies = [_zombie("objcg NULL (1 holder)"), _zombie("objcg NULL (2 holders)", "vmalloc")]
+    notes = kernel_notes(zombies)
+    assert notes == {"cost": "estimate", "cost_parts": {}, "stats_method": "how",
+                     "frozen": {"frozen": ["MEMCG_KMEM"], "live": ["MEMCG_SWAP"],
+                                "memory_counter": "x"},
+                     "reparenting": {"kmem_caches": "no memcg_params"}}
+    for z in zombies:
+        d = z.to_dict(notes)
+        assert "note" not in d["cost"] and "frozen" not in d["state"]
+        assert "stats_method" not in d["state"]
+        assert "reason" not in d["reparenting"][0] and "reason" in d["reparenting"][1]
+        assert "how" in d["cost"]["parts"][0]  # the two zombies' differ
+        assert with_notes(d, notes) == z.to_dict()
+    one = kernel_notes(zombies[:1])
+    assert one["cost_parts"] == {"struct mem_cgroup": "kmalloc"}
+    assert "how" not in zombies[0].to_dict(one)["cost"]["parts"][0]
+

@@ -232,7 +232,7 @@ def test_walk_finds_dying(fk):
     else:
         assert by_path["/"].nr_dying_subsys_memory is None
     doc = json.loads(render_json(report))
-    assert doc["schema"] == "memcg-zombies/1"
+    assert doc["schema"] == "memcg-zombies/2"
     assert {m["cgroup_id"] for m in doc["memcgs"] if m["state"] == "dying"} == {101, 102}
     text = render_text(report)
     assert "/a/b" in text and "2 dying" in text

@@ -45,6 +45,8 @@ def _usage_error(r, *needles):
     (["--top", "2"], "json", "--top does not apply to --format json"),
     (["--detail"], "markdown", "--detail does not apply to --format markdown"),
     (["--all"], "json", "--all does not apply to --format json"),
+    (["--top", "2"], "jsonl", "--top does not apply to --format jsonl"),
+    (["--wide"], "jsonl", "--wide does not apply to --format jsonl"),
 ])
 def test_option_refused(c61, args, fmt, needle):
     _usage_error(_run(c61[0], *args, fmt=fmt), needle)

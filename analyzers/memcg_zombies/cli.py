@@ -5,7 +5,7 @@ the running kernel.
 
 Usage::
 
-    memcg-zombies [-c VMCORE] [-s VMLINUX] [--format text|json|markdown]
+    memcg-zombies [-c VMCORE] [-s VMLINUX] [--format text|json|jsonl|markdown]
                   [--top N] [--cgroup SELECTOR]... [--groups N] [--group-depth N]
                   [--detail] [--all] [--wide] [--no-pins] [--strict] [--version]
     drgn -c VMCORE -s VMLINUX analyzers/memcg_zombies/cli.py [options]
@@ -44,7 +44,8 @@ from memcg_zombies.analysis import NoMatch, analyze, source_for  # noqa: E402
 from memcg_zombies.cgroups import MemcgUnavailable  # noqa: E402
 from memcg_zombies.program import (EXIT_INPUT, CliError, check_debug_info,  # noqa: E402
                                    one_line, open_program)
-from memcg_zombies.render import render_markdown, render_text, write_json  # noqa: E402
+from memcg_zombies.render import (render_markdown, render_text, write_json,  # noqa: E402
+                                  write_jsonl)
 from memcg_zombies.scan import ScanOptions, engines  # noqa: E402
 from memcg_zombies.vmcore import core_truncation, open_vmcore_file, truncated_text  # noqa: E402
 
@@ -115,9 +116,12 @@ def _parser(script: bool) -> argparse.ArgumentParser:
                        help="vmcore to read (default: the running kernel via /proc/kcore)")
         p.add_argument("-s", "--symbols", metavar="VMLINUX",
                        help="kernel debug info (default: drgn's search)")
-    p.add_argument("--format", choices=("text", "json", "markdown"), default="text",
-                   help="text (default), markdown (for a bug tracker) or json (every "
-                        "memcg, zombie and fault: --top, --detail and --all do not apply)")
+    p.add_argument("--format", choices=("text", "json", "jsonl", "markdown"), default="text",
+                   help="text (default), markdown (for a bug tracker), json (every "
+                        "memcg, zombie and fault, schema memcg-zombies/2) or jsonl (the "
+                        "same, one object per line with its \"type\": report, summary, "
+                        "then memcg, zombie, fault); --top, --detail and --all do not "
+                        "apply to json or jsonl")
     p.add_argument("--top", type=_non_negative, metavar="N",
                    help="text, markdown: show the N zombies pinning the most memory "
                         "(0: all; default 20)")
@@ -212,8 +216,8 @@ def main(argv=None, prog: "drgn.Program | None" = None) -> int:
             where = core or ("/proc/kcore" if prog_given is None else "the program")
             raise CliError(EXIT_INPUT, f"cannot read the kernel's memory from "
                                        f"{where}: {what}{one_line(e)}")
-        if args.format == "json":
-            write_json(report, sys.stdout)
+        if args.format in ("json", "jsonl"):
+            (write_json if args.format == "json" else write_jsonl)(report, sys.stdout)
             out = ""
         elif args.format == "markdown":
             out = render_markdown(report, top=args.top)

@@ -13,7 +13,7 @@ attributes. Nothing here needs drgn (``Zombie.memcg(prog)`` imports it when call
 
 from memcg_zombies.report.document import (SCHEMA, Fault, Group, HeldBy, KernelInfo,
                                            MemcgEntry, Report, ScanStats, Source, Summary,
-                                           Zombie)
+                                           Zombie, kernel_notes)
 from memcg_zombies.report.memcg import (CostPart, FrozenNote, MemcgCost, MemcgState,
                                         PageCounter, Reparenting, Stat)
 from memcg_zombies.report.pins import (BpfPin, CacheRefcnt, ChildPin, FileRef, Holder,
@@ -22,6 +22,7 @@ from memcg_zombies.report.pins import (BpfPin, CacheRefcnt, ChildPin, FileRef, H
                                        SocketPin, StockPin, StockSlot, SwapPin, WritebackPin)
 
 __all__ = ("SCHEMA", "Fault", "KernelInfo", "ScanStats", "Source", "MemcgEntry", "Zombie",
+           "kernel_notes",
            "HeldBy", "Group", "Summary", "Report", "PageCounter", "Stat", "FrozenNote",
            "MemcgState", "Reparenting", "CostPart", "MemcgCost", "Pin", "ReparentablePin", "Reparented",
            "FileRef", "PagePin", "SlabPin", "KmemCachePin", "CacheRefcnt", "Holder",

@@ -2,12 +2,13 @@
 The report document
 -------------------
 
-What the analysis found, as the JSON report (schema ``memcg-zombies/1``) lays it out:
-source, kernel, summary, then the memcgs, the zombies and the faults.
+What the analysis found, as the JSON report (schema ``memcg-zombies/2``) lays it out:
+source, kernel, the notes every zombie shares, summary, then the memcgs, the zombies
+and the faults.
 """
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from memcg_zombies.report.address import HexRepr
 from memcg_zombies.report.memcg import MemcgCost, MemcgState, Reparenting
@@ -16,10 +17,10 @@ from memcg_zombies.report.pins import Pin
 if TYPE_CHECKING:  # the model needs no drgn; Zombie.memcg() imports it when called
     from drgn import Object, Program
 
-__all__ = ("SCHEMA", "Fault", "KernelInfo", "ScanStats", "Source", "MemcgEntry", "Zombie",
+__all__ = ("SCHEMA", "kernel_notes", "Fault", "KernelInfo", "ScanStats", "Source", "MemcgEntry", "Zombie",
            "HeldBy", "Group", "Summary", "Report")
 
-SCHEMA = "memcg-zombies/1"
+SCHEMA = "memcg-zombies/2"
 
 
 @dataclass(repr=False)
@@ -157,7 +158,9 @@ class Zombie:
 
         return Object(prog, "struct mem_cgroup *", self.entry.address)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self, notes: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """The JSON zombie; with the report's ``notes`` (:func:`kernel_notes`), without
+        the texts they hold."""
         return {
             "address": hex(self.entry.address),
             "path": self.entry.path,
@@ -172,10 +175,51 @@ class Zombie:
             "explained_refs": self.explained_refs,
             "unexplained_refs": self.unexplained_refs,
             "pins": [p.to_dict() for p in self.pins],
-            "reparenting": [r.to_dict() for r in self.reparenting],
-            "state": {} if self.state is None else self.state.to_dict(),
-            "cost": {} if self.cost is None else self.cost.to_dict(),
+            "reparenting": [r.to_dict(notes) for r in self.reparenting],
+            "state": {} if self.state is None else self.state.to_dict(notes),
+            "cost": {} if self.cost is None else self.cost.to_dict(notes),
         }
+
+
+def _one(values: Set[Any]) -> Any:
+    return next(iter(values)) if len(values) == 1 else None
+
+
+def kernel_notes(zombies: Iterable[Zombie]) -> Dict[str, Any]:
+    """
+    The texts that are the kernel's, not a zombie's, said once at the top of the JSON
+    report (schema /2): each one every zombie that has it agrees on. ``cost``: the cost
+    note; ``cost_parts``: part name -> how it is allocated; ``stats_method``: how the
+    stats are computed; ``frozen``: what the kernel stopped updating at offline;
+    ``reparenting``: mechanism -> reason. A zombie whose text differs keeps its own.
+    """
+    cost: Set[str] = set()
+    methods: Set[str] = set()
+    frozen: Set[Tuple[Tuple[str, ...], Tuple[str, ...], str]] = set()
+    parts: Dict[str, Set[str]] = {}
+    reasons: Dict[str, Set[str]] = {}
+    for z in zombies:
+        if z.cost is not None:
+            cost.add(z.cost.note)
+            for p in z.cost.parts:
+                parts.setdefault(p.name, set()).add(p.how)
+        if z.state is not None:
+            if z.state.stats_method is not None:
+                methods.add(z.state.stats_method)
+            if z.state.frozen is not None:
+                f = z.state.frozen
+                frozen.add((tuple(f.frozen), tuple(f.live), f.memory_counter))
+        for r in z.reparenting:
+            reasons.setdefault(r.mechanism, set()).add(r.reason)
+    note = _one(frozen)
+    return {
+        "cost": _one(cost),
+        "cost_parts": {name: _one(h) for name, h in parts.items() if len(h) == 1},
+        "stats_method": _one(methods),
+        "frozen": None if note is None else {"frozen": list(note[0]), "live": list(note[1]),
+                                             "memory_counter": note[2]},
+        "reparenting": {m: _one(r) for m, r in reasons.items() if len(r) == 1},
+    }
 
 
 @dataclass
@@ -251,20 +295,28 @@ class Report:
     def dying(self) -> List[MemcgEntry]:
         return [m for m in self.memcgs if m.state == "dying"]
 
-    def head_dict(self) -> Dict[str, Any]:
+    def notes(self) -> Dict[str, Any]:
+        return kernel_notes(self.zombies)
+
+    def head_dict(self, notes: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         """The document's fields before its lists."""
         return {
             "schema": SCHEMA,
             "source": self.source.to_dict(),
             "kernel": self.kernel.to_dict(),
+            "notes": self.notes() if notes is None else notes,
             "summary": self.summary.to_dict(),
         }
 
-    def lists(self) -> Dict[str, List[Any]]:
-        """The document's lists, of items with a ``to_dict()``."""
-        return {"memcgs": self.memcgs, "zombies": self.zombies, "faults": self.faults}
+    def list_dicts(self, notes: Dict[str, Any]) -> Dict[str, Iterator[Dict[str, Any]]]:
+        """The document's lists, each item as JSON, made as they are read; the zombies
+        without the texts ``notes`` hold."""
+        return {"memcgs": (m.to_dict() for m in self.memcgs),
+                "zombies": (z.to_dict(notes) for z in self.zombies),
+                "faults": (f.to_dict() for f in self.faults)}
 
     def to_dict(self) -> Dict[str, Any]:
-        d = self.head_dict()
-        d.update({k: [x.to_dict() for x in v] for k, v in self.lists().items()})
+        notes = self.notes()
+        d = self.head_dict(notes)
+        d.update({k: list(v) for k, v in self.list_dicts(notes).items()})
         return d

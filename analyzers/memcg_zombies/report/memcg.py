@@ -87,8 +87,10 @@ class MemcgState(HexRepr):
     frozen: Optional[FrozenNote] = None
     page_size: int = 4096
 
-    def to_dict(self) -> Dict[str, Any]:
-        return {
+    def to_dict(self, notes: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """``notes``: the report's (:func:`~memcg_zombies.report.document.kernel_notes`);
+        the stats method and frozen note they hold are left out."""
+        d = {
             "address": hex(self.address),
             "css_refcnt": self.css_refcnt,
             "css_refcnt_dead": self.css_refcnt_dead,
@@ -104,6 +106,12 @@ class MemcgState(HexRepr):
             "frozen": {} if self.frozen is None else self.frozen.to_dict(),
             "page_size": self.page_size,
         }
+        if notes is not None:
+            if d["stats_method"] is not None and d["stats_method"] == notes["stats_method"]:
+                del d["stats_method"]
+            if d["frozen"] and d["frozen"] == notes["frozen"]:
+                del d["frozen"]
+        return d
 
 
 @dataclass
@@ -117,11 +125,14 @@ class Reparenting:
     #: What the verdict rests on; its keys depend on the mechanism.
     evidence: Dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self, notes: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         # Not dataclasses.asdict: its deep copy was a third of a 1,000-zombie
         # analysis, and evidence is built fresh for each verdict anyway.
-        return {"mechanism": self.mechanism, "verdict": self.verdict, "reason": self.reason,
-                "evidence": self.evidence}
+        d = {"mechanism": self.mechanism, "verdict": self.verdict, "reason": self.reason,
+             "evidence": self.evidence}
+        if notes is not None and notes["reparenting"].get(self.mechanism) == self.reason:
+            del d["reason"]
+        return d
 
 
 @dataclass
@@ -136,9 +147,12 @@ class CostPart:
     #: "kmalloc", "per-CPU x 4", ...
     how: str
 
-    def to_dict(self) -> Dict[str, Any]:
-        return {"name": self.name, "raw_bytes": self.raw_bytes, "count": self.count,
-                "bytes": self.bytes, "how": self.how}
+    def to_dict(self, notes: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        d = {"name": self.name, "raw_bytes": self.raw_bytes, "count": self.count,
+             "bytes": self.bytes, "how": self.how}
+        if notes is not None and notes["cost_parts"].get(self.name) == self.how:
+            del d["how"]
+        return d
 
 
 @dataclass
@@ -161,8 +175,11 @@ class MemcgCost:
     def total_raw_bytes(self) -> int:
         return sum(p.raw_bytes for p in self.parts)
 
-    def to_dict(self) -> Dict[str, Any]:
-        return {"estimate": True, "note": self.note, "nr_cpus": self.nr_cpus,
-                "nr_nodes": self.nr_nodes, "cgroup_removed": self.cgroup_removed,
-                "parts": [p.to_dict() for p in self.parts], "total_bytes": self.total_bytes,
-                "total_raw_bytes": self.total_raw_bytes}
+    def to_dict(self, notes: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        d = {"estimate": True, "note": self.note, "nr_cpus": self.nr_cpus,
+             "nr_nodes": self.nr_nodes, "cgroup_removed": self.cgroup_removed,
+             "parts": [p.to_dict(notes) for p in self.parts], "total_bytes": self.total_bytes,
+             "total_raw_bytes": self.total_raw_bytes}
+        if notes is not None and notes["cost"] == self.note:
+            del d["note"]
+        return d
