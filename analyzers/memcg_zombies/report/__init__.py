@@ -17,13 +17,13 @@ from memcg_zombies.report.document import (SCHEMA, Fault, Group, HeldBy, KernelI
 from memcg_zombies.report.memcg import (CostPart, FrozenNote, MemcgCost, MemcgState,
                                         PageCounter, Reparenting, Stat)
 from memcg_zombies.report.pins import (BpfPin, CacheRefcnt, ChildPin, FileRef, Holder,
-                                       KmemCachePin, PagePin, Pin, ReparentablePin,
+                                       KmemCachePin, PagePin, Pin, Process, ReparentablePin,
                                        Reparented, SlabPin,
                                        SocketPin, StockPin, StockSlot, SwapPin, WritebackPin)
 
 __all__ = ("SCHEMA", "Fault", "KernelInfo", "ScanStats", "Source", "MemcgEntry", "Zombie",
            "HeldBy", "Group", "Summary", "Report", "PageCounter", "Stat", "FrozenNote",
            "MemcgState", "Reparenting", "CostPart", "MemcgCost", "Pin", "ReparentablePin", "Reparented",
-           "FileRef", "PagePin", "SlabPin", "KmemCachePin", "CacheRefcnt", "Holder",
+           "FileRef", "PagePin", "SlabPin", "KmemCachePin", "CacheRefcnt", "Holder", "Process",
            "SocketPin", "SwapPin", "WritebackPin", "StockSlot", "StockPin", "ChildPin",
            "BpfPin")
