@@ -94,6 +94,10 @@ def test_pins(entry, report):
             anon = sum(p["count"] for p in _pins(z, "anon"))
             lag = 32 if report["kernel"]["vmstats"] == "atomic" else 0
             assert abs(anon - c["memory_stat"]["anon"] // PAGE) <= lag, (anon, c["memory_stat"]["anon"])
+        if scen == "anon":
+            # The pages' anon_vma chains lead to the one process the scenario started.
+            (pin,) = _pins(z, "anon")
+            assert [p["comm"] for p in pin["detail"]["mapped_by"]] == ["zhog"], pin["detail"]
         elif scen == "tcp":
             socks = _pins(z, "socket")
             states = sorted(p["detail"]["state"] for p in socks)
@@ -103,6 +107,14 @@ def test_pins(entry, report):
             # Held by the sockets the guest saw in its process's fd table.
             inos = sorted(p["detail"].get("ino") for p in _pins(z, "socket"))
             assert inos == sorted(c["socket_inodes"]), (inos, c["socket_inodes"])
+            # Who to look at: the process the guest read the fds from, in the verdict
+            # (its sockets, and before v7.1 its anon pages), and as the anon pages' mapper.
+            pid = c["socket_pid"]
+            assert all(h.startswith(f"pid {pid} (zhog) fd ") for p in _pins(z, "socket")
+                       for h in p["detail"]["holders"]), _pins(z, "socket")
+            assert f"zhog (pid {pid}, fds " in z["verdict"], z["verdict"]
+            for pin in _pins(z, "anon"):
+                assert pin["detail"]["mapped_by"] == [{"pid": pid, "comm": "zhog"}], pin
         elif scen == "swap":
             entries = sum(p["count"] for p in _pins(z, "swap"))
             swapped = c["memory_swap_current"] // PAGE

@@ -15,7 +15,7 @@ import pytest
 
 from memcg_zombies.report import (BpfPin, CacheRefcnt, ChildPin, CostPart, Fault, FileRef,
                                   FrozenNote, Group, HeldBy, Holder, KmemCachePin, MemcgCost,
-                                  MemcgEntry, MemcgState, PageCounter, PagePin, Pin,
+                                  MemcgEntry, MemcgState, PageCounter, PagePin, Pin, Process,
                                   ReparentablePin, Reparented, Reparenting, ScanStats, SlabPin, SocketPin,
                                   Source, Stat, StockPin, StockSlot, Summary, SwapPin,
                                   WritebackPin, Zombie)
@@ -49,7 +49,9 @@ PINS = {
                 owner="0x10", mapping="0x20", file=FileRef("0x30", 12, "tmpfs", "/f", "/mnt/shm/f", "tmpfs"),
                 dirty=1, writeback=0, folios=2),
         PagePin("kmem", "kmem pages", 1, "pages", 4096, 0, charged_via="objcg", owner="0x40",
-                folios=1)],
+                folios=1),
+        PagePin("anon", "anonymous memory", 5, "pages", 20480, 5, charged_via="memcg",
+                owner="0x10", folios=5, mapped_by=[Process(10, "zhog")])],
     "slab_detail": [SlabPin("slab", "dentry", 3, "objects", 576, 0, REP, cache="0x50",
                             object_size=192, objcgs=["0x40"])],
     "kmem_cache_detail": [KmemCachePin("kmem_cache", "dentry(7:a)", 1, "objects", 0, 0, REP,
@@ -233,6 +235,8 @@ def test_pin_detail_key_order():
     for kind, keys in order.items():
         assert list(PINS[kind][0].detail) == keys, kind
     assert list(PINS["page_detail"][1].detail) == ["charged_via", "objcg", "folios"]
+    assert list(PINS["page_detail"][2].detail) == ["charged_via", "memcg", "folios", "mapped_by"]
+    assert PINS["page_detail"][2].detail["mapped_by"] == [{"pid": 10, "comm": "zhog"}]
     assert list(PINS["stock_detail"][0].detail["slots"][0]) == ["cpu", "cached", "bytes"]
     assert PINS["socket_detail"][0].detail["holders"] == ["pid 10 (zhog) fd 3"]
 

@@ -10,7 +10,7 @@ one-line verdict such as "held by 1024 shmem pages of /cache.bin (tmpfs)".
 from dataclasses import replace
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
-from memcg_zombies.report import HeldBy, Pin
+from memcg_zombies.report import HeldBy, PagePin, Pin, Process, SocketPin
 from memcg_zombies.units import unit_of
 
 __all__ = ("explain", "held_bytes", "held_by", "holding_kinds", "verdict", "sort_pins")
@@ -36,6 +36,37 @@ def held_bytes(pins: List[Pin]) -> Tuple[int, int]:
 
 _PAGE_KINDS = {"pagecache": "page-cache", "shmem": "shmem", "anon": "anon",
                "swapcache": "swap-cache", "kmem": "kmem"}
+#: Processes named in a verdict before the rest are counted (by name).
+_SHOWN_PROCESSES = 3
+
+
+def _processes(procs: List[Process], fds: Optional[Dict[Process, List[int]]] = None) -> str:
+    """"zhog (pid 114)", "zhog (pid 114, fds 3 and 4)", "a (pid 1), b (pid 2) and 3
+    other processes (c, d, e)": who to look at, never an unnamed count."""
+    def one(p: Process) -> str:
+        got = sorted(fds.get(p, [])) if fds else []
+        if not got:
+            return str(p)
+        nums = ", ".join(map(str, got[:-1])) + (" and " if len(got) > 1 else "") + str(got[-1])
+        return f"{p.comm} (pid {p.pid}, fd{'s' if len(got) > 1 else ''} {nums})"
+    shown = [one(p) for p in procs[:_SHOWN_PROCESSES]]
+    rest = procs[_SHOWN_PROCESSES:]
+    if rest:
+        names = ", ".join(sorted({p.comm for p in rest}))
+        shown.append(f"{len(rest)} other process{'es' if len(rest) > 1 else ''} ({names})")
+    return ", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]
+
+
+def _holders(pin: Pin) -> str:
+    """" mapped by ..." / " open in ...", or "" where no process is known."""
+    if isinstance(pin, PagePin) and pin.mapped_by:
+        return " mapped by " + _processes(pin.mapped_by)
+    if isinstance(pin, SocketPin) and pin.holders:
+        fds: Dict[Process, List[int]] = {}
+        for h in pin.holders:
+            fds.setdefault(Process(h.pid, h.comm), []).append(h.fd)
+        return " open in " + _processes(sorted(fds), fds)
+    return ""
 
 
 def phrase(pin: Pin) -> str:
@@ -45,13 +76,14 @@ def phrase(pin: Pin) -> str:
     if pin.kind in _PAGE_KINDS:
         text = f"{n} {_PAGE_KINDS[pin.kind]} page{s}"
         per_file = pin.kind in ("pagecache", "shmem")
-        return f"{text} of {pin.what}" if pin.what and per_file else text
+        return f"{text} of {pin.what}" if pin.what and per_file else text + _holders(pin)
     if pin.kind == "child":
         return f"child {pin.what}"
     if pin.kind == "swap":
         return f"{n} swap entr{'y' if n == 1 else 'ies'}"
     if pin.kind == "socket":
-        return f"{n} socket{s} ({pin.what})" if pin.what else f"{n} socket{s}"
+        what = f" ({pin.what})" if pin.what else ""
+        return f"{n} socket{s}{what}{_holders(pin)}"
     if pin.kind == "cgwb":
         return pin.what or "cgroup writeback"
     if pin.kind == "slab" and pin.unit == "pages":
@@ -79,6 +111,10 @@ def _grouped(pins: List[Pin]) -> List[Pin]:
             g.bytes += p.bytes
             g.css_refs += p.css_refs
             g.what = ""
+            if isinstance(g, SocketPin) and isinstance(p, SocketPin):
+                g.holders = g.holders + [h for h in p.holders if h not in g.holders]
+            if isinstance(g, PagePin) and isinstance(p, PagePin) and p.mapped_by:
+                g.mapped_by = sorted(set(g.mapped_by or []) | set(p.mapped_by))
         else:
             by_kind[p.kind] = replace(p)
             out.append(by_kind[p.kind])
@@ -89,9 +125,9 @@ def _short(pin: Pin) -> str:
     """A pin without its detail (the file, the socket), for the verdict's tail."""
     n, s = pin.count, "" if pin.count == 1 else "s"
     if pin.kind in _PAGE_KINDS:
-        return f"{n} {_PAGE_KINDS[pin.kind]} page{s}"
+        return f"{n} {_PAGE_KINDS[pin.kind]} page{s}" + _holders(pin)
     if pin.kind == "socket":
-        return f"{n} socket{s}"
+        return f"{n} socket{s}" + _holders(pin)
     return phrase(pin)
 
 

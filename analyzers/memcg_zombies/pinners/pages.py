@@ -16,14 +16,16 @@ of per-memcg caches name their memcg too and are reported as one "slab" pin
 in pages.
 """
 
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 from drgn import FaultError, Object, container_of
 
 from memcg_zombies.helpers import mm
 from memcg_zombies.helpers.lists import list_nodes
 from memcg_zombies.pinners import Context, Pin, pinner
-from memcg_zombies.report import FileRef, PagePin, Reparented
+from memcg_zombies.faults import warn_on_fault
+from memcg_zombies.helpers.rmap import anon_vma_owners
+from memcg_zombies.report import FileRef, PagePin, Process, Reparented
 from memcg_zombies.scan import PageScan, scan_pages
 from memcg_zombies.helpers.vfs import file_name
 
@@ -220,8 +222,25 @@ def _pins_of(ctx: Context, scan: PageScan, owner: int, cls: str, pages: int,
         what = _LABEL.get(cls, f"{cls} pages of unknown files")
         pin = PagePin(_KIND[cls], what, rest, "pages", rest * page_size,
                       _css_refs(ctx, cls, via, rest, rest_folios), charged_via=via,
-                      owner=hex(owner), folios=rest_folios)
+                      owner=hex(owner), folios=rest_folios,
+                      mapped_by=_mapped_by(ctx, scan, owner) if cls == "anon" else None)
         yield pin if pins else _reparented(ctx, owner, pin)
+
+
+#: anon_vmas looked at per owner: the processes of the largest ones are the answer.
+_MAX_ANON_VMAS = 64
+
+
+def _mapped_by(ctx: Context, scan: PageScan, owner: int) -> List[Process]:
+    """The processes mapping the owner's anonymous pages, from the anon_vmas the scan
+    counted them under (the largest first, bounded)."""
+    anon = sorted(((c.pages, m) for m, c in scan.by_mapping.get(owner, {}).items()
+                   if scan.mapping_class.get(m) == "anon"), reverse=True)
+    found: Set[Process] = set()
+    for _, mapping in anon[:_MAX_ANON_VMAS]:
+        with warn_on_fault(ctx.faults, f"anon_vma {mapping:#x}", mapping):
+            found.update(Process(pid, comm) for pid, comm in anon_vma_owners(ctx.prog, mapping))
+    return sorted(found)
 
 
 @pinner("pages")

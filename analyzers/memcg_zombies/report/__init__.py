@@ -17,7 +17,7 @@ from memcg_zombies.report.document import (SCHEMA, Fault, Group, HeldBy, KernelI
 from memcg_zombies.report.memcg import (CostPart, FrozenNote, MemcgCost, MemcgState,
                                         PageCounter, Reparenting, Stat)
 from memcg_zombies.report.pins import (BpfPin, CacheRefcnt, ChildPin, FileRef, Holder,
-                                       KmemCachePin, PagePin, Pin, ReparentablePin,
+                                       KmemCachePin, PagePin, Pin, Process, ReparentablePin,
                                        Reparented, SlabPin,
                                        SocketPin, StockPin, StockSlot, SwapPin, WritebackPin)
 
@@ -25,6 +25,6 @@ __all__ = ("SCHEMA", "Fault", "KernelInfo", "ScanStats", "Source", "MemcgEntry",
            "kernel_notes",
            "HeldBy", "Group", "Summary", "Report", "PageCounter", "Stat", "FrozenNote",
            "MemcgState", "Reparenting", "CostPart", "MemcgCost", "Pin", "ReparentablePin", "Reparented",
-           "FileRef", "PagePin", "SlabPin", "KmemCachePin", "CacheRefcnt", "Holder",
+           "FileRef", "PagePin", "SlabPin", "KmemCachePin", "CacheRefcnt", "Holder", "Process",
            "SocketPin", "SwapPin", "WritebackPin", "StockSlot", "StockPin", "ChildPin",
            "BpfPin")

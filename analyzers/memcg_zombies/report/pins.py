@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, List, Optional, Union
 
 __all__ = ("Pin", "Reparented", "ReparentablePin", "FileRef", "PagePin", "SlabPin", "KmemCachePin",
-           "CacheRefcnt", "Holder", "SocketPin", "SwapPin", "WritebackPin", "StockSlot",
+           "CacheRefcnt", "Holder", "Process", "SocketPin", "SwapPin", "WritebackPin", "StockSlot",
            "StockPin", "ChildPin", "BpfPin")
 
 @dataclass
@@ -100,6 +100,17 @@ class FileRef:
     device: Optional[str] = None
 
 
+@dataclass(frozen=True, order=True)
+class Process:
+    """A task that maps anonymous pages (the owner of the mm of a VMA that maps them)."""
+
+    pid: int
+    comm: str
+
+    def __str__(self) -> str:
+        return f"{self.comm} (pid {self.pid})"
+
+
 @dataclass
 class PagePin(ReparentablePin):
     """Pages charged to the memcg (page cache, shmem, anon, swap cache, kmem, and up to
@@ -117,6 +128,9 @@ class PagePin(ReparentablePin):
     dirty: Optional[int] = None
     writeback: Optional[int] = None
     folios: int = 0
+    #: Anonymous pages: the processes whose VMAs map them (helpers/rmap.py); None
+    #: for other classes.
+    mapped_by: Optional[List[Process]] = None
 
     _HELD_BYTES: ClassVar[str] = "page_bytes"
 
@@ -133,6 +147,8 @@ class PagePin(ReparentablePin):
         if self.mapping is not None:
             d.update(dirty=self.dirty, writeback=self.writeback)
         d["folios"] = self.folios
+        if self.mapped_by is not None:
+            d["mapped_by"] = [{"pid": p.pid, "comm": p.comm} for p in self.mapped_by]
         return d
 
 
