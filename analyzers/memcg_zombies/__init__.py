@@ -19,7 +19,8 @@ Modules:
 - :mod:`memcg_zombies.pinners`: what pins a dying memcg, one visitor per referrer
 - :mod:`memcg_zombies.pins`: references explained, the one-line verdict
 - :mod:`memcg_zombies.state`: refcounts, ids, page counters, memory.stat
-- :mod:`memcg_zombies.reparent`: did reparenting happen, per mechanism
+- :mod:`memcg_zombies.reparent`: did reparenting happen, one module per mechanism
+  (``kmem_caches``, ``objcg``, ``list_lru``, ``lru_folios``, ``deferred_split``)
 - :mod:`memcg_zombies.cost`: what a zombie's own structures cost
 - :mod:`memcg_zombies.analysis`: all of them, for every memcg
 - :mod:`memcg_zombies.render`: text, Markdown and JSON (``schema.json``)

@@ -141,7 +141,7 @@ class Zombie:
     swap_bytes: int = 0
     #: One line: "held by 1024 shmem pages of /cache.bin (tmpfs)".
     verdict: str = ""
-    #: Reparenting verdicts, one per mechanism the kernel has (reparent.py).
+    #: Reparenting verdicts, one per mechanism the kernel has (reparent/).
     reparenting: List[Reparenting] = field(default_factory=list)
     #: Counters, ids and stats (state.py) and the memory the memcg itself costs
     #: (cost.py); None when unreadable (a fault says why).

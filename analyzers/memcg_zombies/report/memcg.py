@@ -116,7 +116,7 @@ class MemcgState(HexRepr):
 
 @dataclass
 class Reparenting:
-    """Whether the kernel reparented what one mechanism charges (reparent.py)."""
+    """Whether the kernel reparented what one mechanism charges (reparent/)."""
 
     mechanism: str
     #: "reparented", "not reparented", "partial", "not in this kernel" or "unknown".
