@@ -119,6 +119,9 @@ def test_drgn_script(case):
                        env={**os.environ, "PYTHONPATH": ""})
     assert r.returncode == 0, r.stderr[-2000:]
     report = json.loads(r.stdout)
+    # The report names the vmcore drgn opened, as the command does.
+    assert report["source"]["vmcore"] == os.path.abspath(case["vmcores"]["kdump"])
+    assert report["source"]["live"] is False
     t = truth_of(case)
     ids = {m["cgroup_id"] for m in report["memcgs"] if m["state"] == "dying"}
     assert {c["cgroup_id"] for c in t["cgroups"].values() if c.get("dying")} <= ids

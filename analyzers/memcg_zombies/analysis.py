@@ -32,7 +32,8 @@ from memcg_zombies.groups import group_rows, older_than, patterns
 from memcg_zombies.pinners import Context, Pin, collect
 from memcg_zombies.pins import explain, held_by, held_bytes, holding_kinds, sort_pins, verdict
 from memcg_zombies.reparent import memcg_reparenting
-from memcg_zombies.report import Fault, Report, ScanStats, Source, Zombie
+from memcg_zombies.progress import QUIET, Progress
+from memcg_zombies.report import Fault, MemcgEntry, Report, ScanStats, Source, Zombie
 from memcg_zombies.scan import ScanOptions
 from memcg_zombies.selection import NoMatch, select
 from memcg_zombies.state import memcg_state_info
@@ -51,13 +52,14 @@ def _step(faults: List[Fault], where: str, fn: Callable[[], T], default: T) -> T
 
 def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = True,
             scan: ScanOptions = ScanOptions(), source: Optional[Source] = None,
-            group_depth: Optional[int] = None) -> Report:
+            group_depth: Optional[int] = None, progress: Progress = QUIET) -> Report:
     """
     Build the report. ``cgroups`` restricts the zombies explained (selectors, see
     :mod:`memcg_zombies.selection`; one that selects no dying memcg raises NoMatch);
     ``pins=False`` only lists memcgs; ``scan`` says how to scan the memmap;
     ``source`` names the files read (a truncated vmcore becomes the first fault);
-    ``group_depth`` cuts the groups' patterns after that many names.
+    ``group_depth`` cuts the groups' patterns after that many names; ``progress``
+    shows the long phases (:mod:`memcg_zombies.progress`).
     """
     report = memcg_report(prog)
     report.source = source or Source()
@@ -78,27 +80,18 @@ def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = Tru
                                  for e in report.memcgs}
     zombies = {e.address: memcgs[e.address] for e in dying}
     ctx = Context(prog, zombies, memcgs, faults, scan)
-    found = collect(ctx)
+    with progress.phase("pins found (page scan, sockets, swap, ...)") as ph:
+        found = collect(ctx)
+        ph.advance()
     if ctx.page_scan is not None:
         report.source.scanner = ctx.page_scan.engine
         report.source.scan = ScanStats(**ctx.page_scan.metadata())
 
     walked: Dict[object, object] = {}  # lists shared between zombies, walked once
-    for e in dying:
-        memcg = zombies[e.address]
-        z = Zombie(e, pins=sort_pins(found.get(e.address, [])))
-        z.explained_refs, z.unexplained_refs = explain(e.refcnt, found.get(e.address, []))
-        z.pinned_bytes, z.swap_bytes = held_bytes(found.get(e.address, []))
-        z.verdict = verdict(e.refcnt, found.get(e.address, []))
-        where = f"memcg {e.path or hex(e.address)}"
-        z.reparenting = _step(
-            faults, f"{where}: reparenting",
-            lambda: memcg_reparenting(memcg, faults, cache=walked), [])
-        z.state = _step(faults, f"{where}: counters",
-                        lambda: memcg_state_info(memcg, faults, per_node=False), None)
-        z.cost = _step(faults, f"{where}: cost", lambda: memcg_cost(memcg, faults), None)
-        report.zombies.append(z)
-
+    with progress.phase("zombies analysed", total=len(dying)) as ph:
+        for e in dying:
+            _zombie(report, e, zombies[e.address], found, walked)
+            ph.advance()
     report.zombies.sort(key=lambda z: (z.pinned_bytes, z.swap_bytes, z.entry.refcnt or 0),
                         reverse=True)
     s = report.summary
@@ -110,6 +103,24 @@ def analyze(prog: Program, cgroups: Optional[List[str]] = None, pins: bool = Tru
     _group(report, found, group_depth)
     s.faults = len(faults)
     return report
+
+
+def _zombie(report: Report, e: MemcgEntry, memcg: Object, found: Dict[int, List[Pin]],
+            walked: Dict[object, object]) -> None:
+    """One dying memcg: its pins in one line, reparenting, counters and cost."""
+    faults = report.faults
+    z = Zombie(e, pins=sort_pins(found.get(e.address, [])))
+    z.explained_refs, z.unexplained_refs = explain(e.refcnt, found.get(e.address, []))
+    z.pinned_bytes, z.swap_bytes = held_bytes(found.get(e.address, []))
+    z.verdict = verdict(e.refcnt, found.get(e.address, []))
+    where = f"memcg {e.path or hex(e.address)}"
+    z.reparenting = _step(
+        faults, f"{where}: reparenting",
+        lambda: memcg_reparenting(memcg, faults, cache=walked), [])
+    z.state = _step(faults, f"{where}: counters",
+                    lambda: memcg_state_info(memcg, faults, per_node=False), None)
+    z.cost = _step(faults, f"{where}: cost", lambda: memcg_cost(memcg, faults), None)
+    report.zombies.append(z)
 
 
 def _group(report: Report, found: Dict[int, List[Pin]], depth: Optional[int]) -> None:

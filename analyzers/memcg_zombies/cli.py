@@ -40,6 +40,7 @@ if __name__ == "__main__" and not __package__:
 
 import drgn  # noqa: E402
 
+from memcg_zombies.progress import QUIET, Progress
 from memcg_zombies.analysis import NoMatch, analyze, source_for  # noqa: E402
 from memcg_zombies.cgroups import MemcgUnavailable  # noqa: E402
 from memcg_zombies.program import (EXIT_INPUT, CliError, check_debug_info,  # noqa: E402
@@ -141,6 +142,9 @@ def _parser(script: bool) -> argparse.ArgumentParser:
                    help="text: one line per zombie, however wide (default: 80 columns)")
     p.add_argument("--strict", action="store_true",
                    help="exit 7 when the report is partial (memory that could not be read)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress on stderr (shown only on a terminal, for phases "
+                        "over 2 s)")
     p.add_argument("--no-pins", action="store_true",
                    help="only list memcgs and their state (no page scan)")
     p.add_argument("--scanner", choices=("auto", "python", "c"), default="auto",
@@ -202,11 +206,14 @@ def main(argv=None, prog: "drgn.Program | None" = None) -> int:
         if prog is None:
             prog = open_program(args.core, args.symbols)
         core = getattr(args, "core", None)
-        source = source_for(core, getattr(args, "symbols", None)) if prog_given is None else None
+        scan = scan_options(args, core)
+        # As a drgn script the vmcore is the one drgn opened (none: the live kernel).
+        source = (source_for(core, getattr(args, "symbols", None)) if prog_given is None
+                  else source_for(scan.vmcore, None))
         try:
-            report = analyze(prog, cgroups=args.cgroup, pins=not args.no_pins,
-                             scan=scan_options(args, core),
-                             source=source, group_depth=args.group_depth)
+            report = analyze(prog, cgroups=args.cgroup, pins=not args.no_pins, scan=scan,
+                             source=source, group_depth=args.group_depth,
+                             progress=QUIET if args.quiet else Progress())
         except drgn.FaultError as e:
             # Memory every part of the analysis needs could not be read.
             if os.environ.get("MEMCG_ZOMBIES_DEBUG"):

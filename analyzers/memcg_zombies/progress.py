@@ -6,7 +6,8 @@ A report of a 100,000-zombie host takes a minute: a user at a terminal should se
 which phase runs and how far it is. Nothing is shown for a phase that ends within
 ``delay`` seconds, nothing on a pipe or file (scripts and scrapers read stderr too),
 nothing with ``--quiet``. Lines go to stderr and are overwritten in place (``\\r``);
-the last one of a phase that was shown ends with its duration.
+the last one of a phase that was shown ends with its duration. The delay can be set
+with ``MEMCG_ZOMBIES_PROGRESS_DELAY`` (seconds; the tests use 0).
 
     >>> with progress.phase("zombies analysed", total=len(dying)) as p:
     ...     for z in dying:
@@ -14,6 +15,7 @@ the last one of a phase that was shown ends with its duration.
     ...         p.advance()
 """
 
+import os
 import sys
 import time
 from typing import IO, Optional
@@ -62,13 +64,15 @@ class Progress:
     """Where progress goes: ``enabled`` defaults to "stderr is a terminal"."""
 
     def __init__(self, stream: Optional[IO[str]] = None, enabled: Optional[bool] = None,
-                 delay: float = 2.0, interval: float = 0.2, clock=time.monotonic) -> None:
+                 delay: Optional[float] = None, interval: float = 0.2,
+                 clock=time.monotonic) -> None:
         self.stream = stream if stream is not None else sys.stderr
         if enabled is None:
             isatty = getattr(self.stream, "isatty", None)
             enabled = bool(isatty and isatty())
         self.enabled = enabled
-        self.delay = delay
+        self.delay = delay if delay is not None else float(
+            os.environ.get("MEMCG_ZOMBIES_PROGRESS_DELAY", "2"))
         self.interval = interval
         self.clock = clock
         self.width = 0
