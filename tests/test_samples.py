@@ -21,3 +21,5 @@ def test_shape_masks_values_only():
     b = "15.9 MiB  -   4110  291   /mz/anon/leaf\n  held by 4109 anon pages at 0xffff9a01"
     assert samples.shape(a) == samples.shape(b)
     assert samples.shape(a) != samples.shape(a.replace("anon pages", "anonymous pages"))
+    # Equal things in another order (sockets, files in hash order) are the same shape.
+    assert samples.shape("x /a.bin\ny /b.bin") == samples.shape("y /b.bin\nx /a.bin")
